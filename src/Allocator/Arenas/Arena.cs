@@ -1,0 +1,284 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using NativeZcopy.SideTable;
+
+namespace NativeZcopy.Arenas;
+
+/// <summary>
+/// One processor's arena: a current folio it breaks pieces off in order, a spare, and the spin lock that
+/// guards both. The zcopy_alloc of the seed, with the kernel's page_frag bias accounting.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Layout.</b> Arenas live side by side in one array, so each is 128 bytes with its fields in the second
+/// half: two arenas' fields are always at least 64 bytes apart and never share a cache line.
+/// </para>
+/// <para>
+/// <b>Ownership.</b> Every field except the spin lock word is owned by whoever holds the spin lock; the
+/// lock word itself is touched only with <see cref="Interlocked"/> and <see cref="Volatile"/>. Statistics
+/// readers may read the two counters without the lock (64-bit reads are atomic on 64-bit processes).
+/// </para>
+/// <para>
+/// <b>Bias.</b> A folio is registered with <see cref="FolioOwner.FullShare"/> refs, all the arena's. Each
+/// piece moves one of them from the arena to the piece by decrementing <see cref="_bias"/>, a plain field:
+/// no atomic operation per piece. The arena gives back what is left of its share when it lets the folio
+/// go; if that takes the count to zero, every piece was already released, and the arena reissues the same
+/// folio in place instead of unmapping it and mapping another.
+/// </para>
+/// <para>
+/// <b>No system call under the lock.</b> A fresh folio is mapped after the lock is dropped; a folio that
+/// must be unmapped is given back after it is dropped. Under the lock there are only plain field writes,
+/// one interlocked add per folio retired and, when a folio is reissued in place, the rewrite of its
+/// side-table slots.
+/// </para>
+/// </remarks>
+[StructLayout(LayoutKind.Explicit, Size = 128)]
+internal struct Arena
+{
+    /// <summary>0 when free, 1 when held.</summary>
+    [FieldOffset(64)]
+    private int _spinLock;
+
+    /// <summary>Bytes of the current folio already handed out.</summary>
+    [FieldOffset(68)]
+    private int _used;
+
+    /// <summary>The current folio's size, or 0 when there is none, so one comparison says "it fits".</summary>
+    [FieldOffset(72)]
+    private int _limit;
+
+    /// <summary>References on the current folio that are still the arena's own.</summary>
+    [FieldOffset(76)]
+    private int _bias;
+
+    /// <summary>Base address of the current folio, or 0.</summary>
+    [FieldOffset(80)]
+    private nint _folio;
+
+    /// <summary>Side-table entry of the current folio, or 0.</summary>
+    [FieldOffset(88)]
+    private long _folioEntry;
+
+    /// <summary>Side-table entry of the spare folio (holding its full share), or 0.</summary>
+    [FieldOffset(96)]
+    private long _spareEntry;
+
+    /// <summary>Pieces handed out by this arena.</summary>
+    [FieldOffset(104)]
+    private long _fragmentsAllocated;
+
+    /// <summary>Folios this arena reissued in place.</summary>
+    [FieldOffset(112)]
+    private long _reusedInPlace;
+
+    /// <summary>Pieces handed out by this arena.</summary>
+    public readonly long FragmentsAllocated => Volatile.Read(in _fragmentsAllocated);
+
+    /// <summary>Folios this arena reissued in place.</summary>
+    public readonly long ReusedInPlace => Volatile.Read(in _reusedInPlace);
+
+    /// <summary>
+    /// Breaks <paramref name="size"/> bytes (rounded to <paramref name="fullSize"/>) off the current folio,
+    /// getting another one if needed. Returns false only when the OS refused a folio and
+    /// <paramref name="throwOnFailure"/> is false.
+    /// </summary>
+    /// <exception cref="OutOfMemoryException">The OS refused a folio and <paramref name="throwOnFailure"/> is true.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryAlloc(int size, int fullSize, FolioOwner owner, bool throwOnFailure, out BioVec piece)
+    {
+        Enter();
+        int used = _used;
+        if (_limit - used >= fullSize)
+        {
+            piece = new BioVec(_folio, used, size, PageSideTable.GenerationOf(_folioEntry));
+            _used = used + fullSize;
+            _bias--;
+            _fragmentsAllocated++;
+            Exit();
+            return true;
+        }
+
+        return TryAllocSlow(size, fullSize, owner, throwOnFailure, out piece);
+    }
+
+    /// <summary>
+    /// The current folio cannot fit the piece. Entered with the lock held; returns with it released.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAllocSlow(int size, int fullSize, FolioOwner owner, bool throwOnFailure, out BioVec piece)
+    {
+        // A folio this thread mapped outside the lock and has not installed yet: it holds its full share.
+        long fresh = 0;
+        while (true)
+        {
+            if (_limit - _used >= fullSize)
+            {
+                // Another thread on this arena installed a folio while we were mapping ours: keep ours as
+                // the spare if the slot is free (the seed's move), else give it back after unlocking.
+                if (fresh != 0 && _spareEntry == 0)
+                {
+                    _spareEntry = fresh;
+                    fresh = 0;
+                }
+
+                piece = new BioVec(_folio, _used, size, PageSideTable.GenerationOf(_folioEntry));
+                _used += fullSize;
+                _bias--;
+                _fragmentsAllocated++;
+                Exit();
+                if (fresh != 0)
+                {
+                    FolioOwner.ReleaseShare(fresh, owner.FullShare);
+                }
+
+                return true;
+            }
+
+            if (_folioEntry != 0 && RetireCurrent(owner))
+            {
+                continue; // every piece was already back: the same folio starts over
+            }
+
+            if (owner.IsDisposed)
+            {
+                Exit();
+                if (fresh != 0)
+                {
+                    FolioOwner.ReleaseShare(fresh, owner.FullShare);
+                }
+
+                throw new ObjectDisposedException(nameof(ZcopyAllocator));
+            }
+
+            if (_spareEntry != 0)
+            {
+                Adopt(_spareEntry, owner);
+                _spareEntry = 0;
+                continue;
+            }
+
+            if (fresh != 0)
+            {
+                Adopt(fresh, owner);
+                fresh = 0;
+                continue;
+            }
+
+            Exit();
+            fresh = owner.TryMapFolio(out int error);
+            if (fresh == 0)
+            {
+                if (throwOnFailure)
+                {
+                    throw owner.MapFailure(error);
+                }
+
+                piece = default;
+                return false;
+            }
+
+            Enter();
+        }
+    }
+
+    /// <summary>
+    /// Lets the current folio go, giving back the arena's remaining share. If that was the last reference,
+    /// reissues the folio in place and returns true. Lock held.
+    /// </summary>
+    private bool RetireCurrent(FolioOwner owner)
+    {
+        long entry = _folioEntry;
+        long after = Interlocked.Add(ref PageSideTable.Run(entry).State, -_bias);
+        if (PageSideTable.CountOfState(after) == 0)
+        {
+            // No piece of this folio is referenced any more, so nobody else can reach its state: give it a
+            // new generation (stale pieces of its last life are refused from now on) and start over. If the
+            // allocator is being disposed, Drain runs after us on this lock and gives the folio back.
+            _folioEntry = PageSideTable.Reissue(entry, owner.FullShare);
+            _bias = owner.FullShare;
+            _used = 0;
+            _reusedInPlace++;
+            return true;
+        }
+
+        // Pieces still hold the folio: it is theirs now, and the last Put unmaps it.
+        _folio = 0;
+        _folioEntry = 0;
+        _limit = 0;
+        _used = 0;
+        _bias = 0;
+        return false;
+    }
+
+    /// <summary>Makes a folio holding its full share the current one. Lock held.</summary>
+    private void Adopt(long entry, FolioOwner owner)
+    {
+        _folioEntry = entry;
+        _folio = PageSideTable.Run(entry).Base;
+        _limit = owner.FolioSize;
+        _used = 0;
+        _bias = owner.FullShare;
+    }
+
+    /// <summary>
+    /// Empties the arena for <see cref="ZcopyAllocator.Dispose"/> and gives back its shares on the current
+    /// folio and the spare; folios still referenced by pieces stay mapped until their last Put.
+    /// </summary>
+    public void Drain(FolioOwner owner)
+    {
+        Enter();
+        long current = _folioEntry;
+        int bias = _bias;
+        long spare = _spareEntry;
+        _folio = 0;
+        _folioEntry = 0;
+        _limit = 0;
+        _used = 0;
+        _bias = 0;
+        _spareEntry = 0;
+        Exit();
+
+        try
+        {
+            if (current != 0)
+            {
+                FolioOwner.ReleaseShare(current, bias);
+            }
+        }
+        finally
+        {
+            if (spare != 0)
+            {
+                FolioOwner.ReleaseShare(spare, owner.FullShare);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _spinLock, 1, 0) != 0)
+        {
+            EnterContended();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EnterContended()
+    {
+        // Holders never block or make system calls, so a waiter spins, then yields its core to a holder
+        // that was preempted; it never sleeps a whole timer tick (sleep1Threshold: -1).
+        SpinWait spinner = default;
+        do
+        {
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        while (Volatile.Read(ref _spinLock) != 0 || Interlocked.CompareExchange(ref _spinLock, 1, 0) != 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Exit() => Volatile.Write(ref _spinLock, 0);
+}

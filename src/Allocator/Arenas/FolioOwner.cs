@@ -1,0 +1,104 @@
+using System;
+using System.Threading;
+using NativeZcopy.Native;
+using NativeZcopy.SideTable;
+
+namespace NativeZcopy.Arenas;
+
+/// <summary>
+/// One allocator's folios: maps them, hands each to an arena with a bulk share of references, takes
+/// shares back, and unmaps a folio when its last reference goes. Owns the allocator's folio counters.
+/// </summary>
+internal sealed class FolioOwner : PageRunOwner
+{
+    /// <summary>Folios ever mapped. Interlocked.</summary>
+    private long _foliosMapped;
+
+    /// <summary>Folios ever unmapped. Interlocked.</summary>
+    private long _foliosUnmapped;
+
+    /// <summary>1 once the allocator is disposed. Written once with Interlocked, read under an arena lock.</summary>
+    private int _disposed;
+
+    /// <summary>Creates the owner of folios of <paramref name="folioSize"/> bytes cut at <paramref name="alignment"/>.</summary>
+    public FolioOwner(PageSource source, int folioSize, int alignment)
+        : base(source)
+    {
+        FolioSize = folioSize;
+
+        // The arena's bulk share (the kernel's pagecnt_bias): one ref per piece the folio could ever hold
+        // plus one for the arena itself, so the share can never run out before the folio does, and the
+        // count cannot reach zero while the arena still holds any of it.
+        FullShare = (folioSize / alignment) + 1;
+    }
+
+    /// <summary>Bytes per folio.</summary>
+    public int FolioSize { get; }
+
+    /// <summary>References a folio is registered with, all of them the adopting arena's.</summary>
+    public int FullShare { get; }
+
+    /// <summary>True once the allocator is disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Folios ever mapped.</summary>
+    public long FoliosMapped => Volatile.Read(ref _foliosMapped);
+
+    /// <summary>Folios ever unmapped.</summary>
+    public long FoliosUnmapped => Volatile.Read(ref _foliosUnmapped);
+
+    /// <summary>Marks the owner disposed; true for the one caller that did it.</summary>
+    public bool MarkDisposed() => Interlocked.Exchange(ref _disposed, 1) == 0;
+
+    /// <summary>
+    /// Maps and registers a fresh folio holding <see cref="FullShare"/> refs. Returns its entry, or 0 with
+    /// the OS error when the OS refuses. Never called under an arena lock: it is a system call.
+    /// </summary>
+    public long TryMapFolio(out int error)
+    {
+        nint address = Source.TryMap((nuint)FolioSize, out error);
+        if (address == 0)
+        {
+            return 0;
+        }
+
+        long entry;
+        try
+        {
+            entry = PageSideTable.Register(address, (nuint)FolioSize, FullShare, this);
+        }
+        catch
+        {
+            Source.TryUnmap(address, (nuint)FolioSize, out _);
+            throw;
+        }
+
+        Interlocked.Increment(ref _foliosMapped);
+        return entry;
+    }
+
+    /// <summary>
+    /// Gives back <paramref name="share"/> refs on a folio this thread holds them on. If they were the
+    /// last, the folio is unmapped, so never call this under an arena lock.
+    /// </summary>
+    public static void ReleaseShare(long entry, int share)
+    {
+        ref PageRun run = ref PageSideTable.Run(entry);
+
+        // Plain add on the packed state: the holder's share is part of the count, so the count cannot go
+        // below zero and never borrows from the generation; the generation cannot change while a share
+        // is held.
+        long after = Interlocked.Add(ref run.State, -share);
+        if (PageSideTable.CountOfState(after) == 0)
+        {
+            run.Owner!.OnFinalRelease(entry);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void OnUnmapped(nuint length) => Interlocked.Increment(ref _foliosUnmapped);
+
+    /// <summary>Thrown when the OS refuses a folio.</summary>
+    public OutOfMemoryException MapFailure(int error) =>
+        new($"The OS refused to map a {FolioSize}-byte folio: {Source.DescribeError(error)}.");
+}

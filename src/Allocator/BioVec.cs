@@ -1,0 +1,86 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace NativeZcopy;
+
+/// <summary>
+/// A piece of a native page, as the kernel's <c>bio_vec</c>: the page (folio) that holds it, where it starts
+/// in that page, and how long it is. Whoever holds a <see cref="BioVec"/> from an allocation holds one
+/// reference on its page and gives it back with <see cref="NativePages.Put(in BioVec)"/>.
+/// </summary>
+/// <remarks>
+/// The address is stable and needs no pinning: the memory is native and never moves. A piece also
+/// remembers which life of its page it belongs to, so that releasing it after its page was unmapped or
+/// reissued fails with <see cref="InvalidOperationException"/> instead of moving someone else's count.
+/// </remarks>
+public readonly struct BioVec : IEquatable<BioVec>
+{
+    private readonly nint _page;
+    private readonly int _offset;
+    private readonly int _length;
+    private readonly uint _generation;
+
+    internal BioVec(nint page, int offset, int length, uint generation)
+    {
+        _page = page;
+        _offset = offset;
+        _length = length;
+        _generation = generation;
+    }
+
+    /// <summary>Base address of the page (folio or page run) that holds the bytes.</summary>
+    public nint Page => _page;
+
+    /// <summary>First byte of the piece, relative to <see cref="Page"/>.</summary>
+    public int Offset => _offset;
+
+    /// <summary>Length of the piece in bytes.</summary>
+    public int Length => _length;
+
+    /// <summary>Address of the first byte: <see cref="Page"/> + <see cref="Offset"/>.</summary>
+    public nint Address => _page + _offset;
+
+    /// <summary>True for <c>default(BioVec)</c>, which names no memory.</summary>
+    public bool IsEmpty => _page == 0;
+
+    /// <summary>The life of the page this piece was cut from (see the remarks).</summary>
+    internal uint Generation => _generation;
+
+    /// <summary>The piece's bytes. Valid while the caller holds its reference.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe Span<byte> AsSpan() => new((void*)(_page + _offset), _length);
+
+    /// <summary>
+    /// A sub-piece on the same page. It shares the page reference of this piece; it does not take one.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range does not lie inside this piece.</exception>
+    public BioVec Slice(int start, int length)
+    {
+        if ((uint)start > (uint)_length || (uint)length > (uint)(_length - start))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(start), $"Slice({start}, {length}) does not lie inside a piece of {_length} bytes.");
+        }
+
+        return new BioVec(_page, _offset + start, length, _generation);
+    }
+
+    /// <inheritdoc/>
+    public bool Equals(BioVec other) =>
+        _page == other._page && _offset == other._offset && _length == other._length && _generation == other._generation;
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is BioVec other && Equals(other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(_page, _offset, _length, _generation);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"BioVec(page 0x{_page:X} + {_offset}, {_length} bytes)";
+
+    /// <summary>Equality of page, offset, length and page life.</summary>
+    public static bool operator ==(BioVec left, BioVec right) => left.Equals(right);
+
+    /// <summary>Inequality of page, offset, length or page life.</summary>
+    public static bool operator !=(BioVec left, BioVec right) => !left.Equals(right);
+}

@@ -1,0 +1,226 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using NativeZcopy.Native;
+using NativeZcopy.SideTable;
+
+namespace NativeZcopy;
+
+/// <summary>
+/// The process-wide page layer: runs of OS pages, each with a reference count kept in a side table keyed by
+/// page address. Any address inside a live run finds its count in O(1) without a lock; the run is unmapped
+/// when its count reaches zero.
+/// </summary>
+/// <remarks>
+/// The same counts govern the folios a <see cref="ZcopyAllocator"/> breaks pieces off, so a gather list may
+/// mix allocator pieces and page runs and release them all the same way.
+/// </remarks>
+public static class NativePages
+{
+    /// <summary>Runs mapped by <see cref="Alloc(int)"/> are unmapped straight back to the OS.</summary>
+    private static readonly PageRunOwner s_osOwner = new(PageSource.Os);
+
+    /// <summary>Size in bytes of one OS page; runs are whole numbers of them.</summary>
+    public static int OsPageSize { get; } = PageSource.Os.PageSize;
+
+    /// <summary>Number of runs (folios and page runs) currently mapped and tracked, across all allocators.</summary>
+    public static int LiveRuns => PageSideTable.LiveRuns;
+
+    /// <summary>
+    /// Maps a fresh run of whole OS pages, at least <paramref name="size"/> bytes, with a count of one.
+    /// The piece returned covers the first <paramref name="size"/> bytes.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not positive.</exception>
+    /// <exception cref="OutOfMemoryException">The OS refused the mapping; nothing was kept.</exception>
+    public static BioVec Alloc(int size) => Alloc(size, s_osOwner);
+
+    /// <summary><see cref="Alloc(int)"/> from a given owner's page source (the seam tests inject faults through).</summary>
+    internal static BioVec Alloc(int size, PageRunOwner owner)
+    {
+        if (size <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "A page run must be at least one byte.");
+        }
+
+        PageSource source = owner.Source;
+        nuint length = ((nuint)(uint)size + (nuint)(source.PageSize - 1)) & ~(nuint)(source.PageSize - 1);
+        long entry = MapAndRegister(source, length, 1, owner);
+        return new BioVec(PageSideTable.Run(entry).Base, 0, size, PageSideTable.GenerationOf(entry));
+    }
+
+    /// <summary>Takes one more reference on the run that holds <paramref name="address"/>.</summary>
+    /// <exception cref="InvalidOperationException">No live run holds the address.</exception>
+    public static void Get(nint address)
+    {
+        long entry = PageSideTable.Find(address);
+        if (entry == 0)
+        {
+            throw NotNative(address);
+        }
+
+        AddRef(entry, address);
+    }
+
+    /// <summary>Takes one more reference on the run that holds <paramref name="piece"/>.</summary>
+    /// <exception cref="InvalidOperationException">The piece's run was already released.</exception>
+    public static void Get(in BioVec piece) => AddRef(EntryOf(piece), piece.Address);
+
+    /// <summary>
+    /// Drops one reference on the run that holds <paramref name="address"/>; the last one unmaps the run.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero.</exception>
+    public static void Put(nint address)
+    {
+        long entry = PageSideTable.Find(address);
+        if (entry == 0)
+        {
+            throw NotNative(address);
+        }
+
+        Release(entry, address);
+    }
+
+    /// <summary>
+    /// Drops the reference <paramref name="piece"/> holds; the last one on its page unmaps the page.
+    /// Also refuses a piece whose page was since released, even if the OS has reused the address.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The piece is empty or its page was already released.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Put(in BioVec piece) => Release(EntryOf(piece), piece.Address);
+
+    /// <summary>True when <paramref name="address"/> lies inside a live run of this layer.</summary>
+    public static bool IsNativePage(nint address) => RefCount(address) > 0;
+
+    /// <summary>
+    /// The reference count of the run holding <paramref name="address"/>; 0 when none does. For a folio an
+    /// allocator is still breaking pieces off, the count includes the allocator's unspent share.
+    /// </summary>
+    public static int RefCount(nint address)
+    {
+        long entry = PageSideTable.Find(address);
+        if (entry == 0)
+        {
+            return 0;
+        }
+
+        long state = Volatile.Read(ref PageSideTable.Run(entry).State);
+        return PageSideTable.GenerationOfState(state) == PageSideTable.GenerationOf(entry)
+            ? Math.Max(0, PageSideTable.CountOfState(state))
+            : 0;
+    }
+
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes from <paramref name="source"/> and registers them with
+    /// <paramref name="count"/> refs. On any failure the mapping is returned and nothing stays registered.
+    /// </summary>
+    /// <exception cref="OutOfMemoryException">The OS refused, or the side table could not take the run.</exception>
+    internal static long MapAndRegister(PageSource source, nuint length, int count, PageRunOwner owner)
+    {
+        nint address = source.TryMap(length, out int error);
+        if (address == 0)
+        {
+            throw new OutOfMemoryException(
+                $"The OS refused to map {length} bytes: {source.DescribeError(error)}.");
+        }
+
+        try
+        {
+            return PageSideTable.Register(address, length, count, owner);
+        }
+        catch
+        {
+            source.TryUnmap(address, length, out _);
+            throw;
+        }
+    }
+
+    /// <summary>The entry for a piece, checked against the piece's page life.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long EntryOf(in BioVec piece)
+    {
+        long entry = PageSideTable.Find(piece.Page);
+        if (entry == 0 || PageSideTable.GenerationOf(entry) != piece.Generation)
+        {
+            ThrowStale(piece);
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// +1 on a live run. Compare-and-swap on the whole state, so a run that was released (count 0) or
+    /// whose descriptor was reused (other generation) between the lookup and here is never revived.
+    /// </summary>
+    private static void AddRef(long entry, nint address)
+    {
+        ref long state = ref PageSideTable.Run(entry).State;
+        uint generation = PageSideTable.GenerationOf(entry);
+        long seen = Volatile.Read(ref state);
+        while (true)
+        {
+            int count = PageSideTable.CountOfState(seen);
+            if (PageSideTable.GenerationOfState(seen) != generation || count <= 0)
+            {
+                throw Released(address);
+            }
+
+            if (count == int.MaxValue)
+            {
+                throw new InvalidOperationException($"The page holding 0x{address:X} already has {count} references, the most it can count.");
+            }
+
+            long witnessed = Interlocked.CompareExchange(ref state, seen + 1, seen);
+            if (witnessed == seen)
+            {
+                return;
+            }
+
+            seen = witnessed;
+        }
+    }
+
+    /// <summary>
+    /// -1 on a live run; the thread that takes it to zero hands it to its owner. Same compare-and-swap
+    /// discipline as <see cref="AddRef"/>: a count never goes below zero and a dead run stays dead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Release(long entry, nint address)
+    {
+        ref PageRun run = ref PageSideTable.Run(entry);
+        uint generation = PageSideTable.GenerationOf(entry);
+        long seen = Volatile.Read(ref run.State);
+        while (true)
+        {
+            if (PageSideTable.GenerationOfState(seen) != generation || PageSideTable.CountOfState(seen) <= 0)
+            {
+                throw Released(address);
+            }
+
+            long witnessed = Interlocked.CompareExchange(ref run.State, seen - 1, seen);
+            if (witnessed == seen)
+            {
+                break;
+            }
+
+            seen = witnessed;
+        }
+
+        if (PageSideTable.CountOfState(seen) == 1)
+        {
+            run.Owner!.OnFinalRelease(entry);
+        }
+    }
+
+    private static InvalidOperationException NotNative(nint address) =>
+        new($"Address 0x{address:X} lies in no live native page: it is foreign memory, or its page was already released.");
+
+    private static InvalidOperationException Released(nint address) =>
+        new($"The page holding 0x{address:X} has no references left: it was already released.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowStale(in BioVec piece) =>
+        throw new InvalidOperationException(
+            piece.IsEmpty
+                ? "An empty BioVec names no memory."
+                : $"{piece} belongs to a page that was already released.");
+}

@@ -1,0 +1,30 @@
+namespace NativeZcopy.SideTable;
+
+/// <summary>
+/// What the side table knows about one mapping (a folio or a <see cref="NativePages.Alloc(int)"/> run): the
+/// page's metadata lives here, never in the page, so the page's bytes are all the user's.
+/// </summary>
+/// <remarks>
+/// Ownership: <see cref="Base"/>, <see cref="Length"/> and <see cref="Owner"/> are written only by the
+/// thread that registers the run, under the table's registration lock and before the run's leaf entries
+/// are published, and are not written again until the run is unregistered; readers that reached the run
+/// through a published entry may read them plainly. <see cref="State"/> is touched only with
+/// <see cref="System.Threading.Interlocked"/> and <see cref="System.Threading.Volatile"/>.
+/// </remarks>
+internal struct PageRun
+{
+    /// <summary>
+    /// <c>(generation &lt;&lt; 32) | refcount</c>. The generation changes each time the descriptor is freed
+    /// or a folio is reissued in place, so a stale entry or piece can never move another run's count.
+    /// </summary>
+    public long State;
+
+    /// <summary>First byte of the mapping, as the page source returned it.</summary>
+    public nint Base;
+
+    /// <summary>Mapped length in bytes: a whole number of OS pages.</summary>
+    public nuint Length;
+
+    /// <summary>Who returns the mapping to its page source when the last ref goes.</summary>
+    public PageRunOwner? Owner;
+}

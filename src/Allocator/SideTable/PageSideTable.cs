@@ -1,0 +1,251 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using NativeZcopy.Native;
+
+namespace NativeZcopy.SideTable;
+
+/// <summary>
+/// The process-wide refcount side table: from any address inside a live run to that run's
+/// <see cref="PageRun"/>, in O(1), lock-free and without allocating.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Two arrays, as tcmalloc's page map does it. A <b>radix page map</b> turns an address into its OS page
+/// number and splits that into a root index and a leaf index; each leaf slot holds an <b>entry</b>,
+/// <c>(generation &lt;&lt; 32) | (descriptor index + 1)</c>, or 0 where no run lies. A run of N OS pages
+/// writes N slots, so an interior address resolves exactly like the run's first byte. The
+/// <b>descriptors</b> sit in fixed-size chunks that never move, so a reference to one stays valid without
+/// a lock.
+/// </para>
+/// <para>
+/// Why this and not the others the design names: an open-addressed hash keyed by run base cannot answer
+/// for an interior address without knowing the run's size first (runs are 4 KiB to 64 MiB), and a flat
+/// lazily committed map of the whole 48-bit space needs a 512 GiB reservation and an OS call in the
+/// lookup's failure path. The radix map is two dependent loads, needs no reservation, and commits about
+/// 2 MiB per GiB of address space in use.
+/// </para>
+/// <para>
+/// Concurrency. Lookups read slots with <c>Volatile.Read</c> and never lock. Slots for a
+/// run are written by the one thread that registers or reissues it (it owns the range: the OS gave it the
+/// addresses) and cleared by the one thread that unregisters it, with a compare-and-swap so that a slot
+/// the OS has already handed to a new run is left alone. Leaves and descriptor chunks are created under
+/// <see cref="s_registrationLock"/> and published with <see cref="Volatile.Write{T}(ref T, T)"/>; they are
+/// never freed. The descriptor free list is owned by the same lock. Map and unmap are system calls
+/// already, so the lock adds nothing measurable to them and nothing at all to Get, Put or a lookup.
+/// </para>
+/// </remarks>
+internal static class PageSideTable
+{
+    /// <summary>
+    /// Bits of user address space covered. 47 on x86-64 and 48 on arm64 without 5-level paging; mappings
+    /// above are refused (Linux gives them only to callers that ask with a high hint, which we never do).
+    /// </summary>
+    private const int AddressBits = 48;
+
+    /// <summary>
+    /// Leaf size: 2^18 eight-byte slots is 2 MiB and covers 1 GiB of address space at 4 KiB pages, so a
+    /// server that maps a few GiB touches a handful of leaves, and the root stays at 128 Ki references.
+    /// </summary>
+    private const int LeafBits = 18;
+
+    /// <summary>Descriptors per chunk: 1024 x 32 B = 32 KiB, allocated as runs are first needed.</summary>
+    private const int ChunkBits = 10;
+
+    /// <summary>
+    /// At most 2^24 live runs (16 Mi): 64 GiB of 4 KiB runs. The chunk root is then 16 Ki references.
+    /// </summary>
+    private const int MaxRunsBits = 24;
+
+    /// <summary>log2 of the OS page size, read once from the process's page source.</summary>
+    private static readonly int s_pageShift = BitOperations.Log2((uint)PageSource.Os.PageSize);
+
+    /// <summary>The radix map's root: one lazily created leaf per 2^LeafBits OS pages.</summary>
+    private static readonly long[]?[] s_leaves = new long[]?[1 << (AddressBits - BitOperations.Log2((uint)PageSource.Os.PageSize) - LeafBits)];
+
+    /// <summary>Descriptor chunks, created on demand under the registration lock and never moved.</summary>
+    private static readonly PageRun[]?[] s_chunks = new PageRun[]?[1 << (MaxRunsBits - ChunkBits)];
+
+    /// <summary>Guards leaf and chunk creation, the free list and <see cref="s_nextIndex"/>.</summary>
+    private static readonly Lock s_registrationLock = new();
+
+    /// <summary>Descriptor indices free for reuse. Owned by <see cref="s_registrationLock"/>.</summary>
+    private static int[] s_freeIndices = new int[256];
+
+    /// <summary>How many of <see cref="s_freeIndices"/> are in use. Owned by <see cref="s_registrationLock"/>.</summary>
+    private static int s_freeCount;
+
+    /// <summary>The lowest descriptor index never handed out. Owned by <see cref="s_registrationLock"/>.</summary>
+    private static int s_nextIndex;
+
+    /// <summary>Live runs (registered, not yet unregistered), for statistics and consistency checks.</summary>
+    private static int s_liveRuns;
+
+    /// <summary>Number of runs currently registered.</summary>
+    public static int LiveRuns => Volatile.Read(ref s_liveRuns);
+
+    /// <summary>log2 of the OS page size.</summary>
+    public static int PageShift => s_pageShift;
+
+    /// <summary>The entry for the run holding <paramref name="address"/>, or 0 when no live run does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static long Find(nint address)
+    {
+        ulong page = (ulong)address >> s_pageShift;
+        ulong root = page >> LeafBits;
+        long[]?[] leaves = s_leaves;
+        if (root >= (ulong)leaves.Length)
+        {
+            return 0;
+        }
+
+        long[]? leaf = Volatile.Read(ref leaves[root]);
+        return leaf is null ? 0 : Volatile.Read(ref leaf[page & ((1 << LeafBits) - 1)]);
+    }
+
+    /// <summary>The descriptor an entry names. The entry must be non-zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref PageRun Run(long entry)
+    {
+        int index = (int)(uint)entry - 1;
+        return ref s_chunks[index >> ChunkBits]![index & ((1 << ChunkBits) - 1)];
+    }
+
+    /// <summary>The generation an entry was issued under.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint GenerationOf(long entry) => (uint)((ulong)entry >> 32);
+
+    /// <summary>The generation part of a descriptor's state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint GenerationOfState(long state) => (uint)((ulong)state >> 32);
+
+    /// <summary>The refcount part of a descriptor's state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int CountOfState(long state) => (int)state;
+
+    /// <summary>
+    /// Registers a fresh mapping with <paramref name="initialCount"/> refs and publishes its slots.
+    /// Returns its entry. Throws <see cref="OutOfMemoryException"/> when the mapping lies outside the
+    /// covered address space or the descriptor space is exhausted; the caller still owns the mapping then.
+    /// </summary>
+    public static long Register(nint address, nuint length, int initialCount, PageRunOwner owner)
+    {
+        ulong firstPage = (ulong)address >> s_pageShift;
+        ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
+        if ((lastPage >> LeafBits) >= (ulong)s_leaves.Length)
+        {
+            throw new OutOfMemoryException(
+                $"The mapping at 0x{address:X} ({length} bytes) lies above the {AddressBits}-bit address space the side table covers.");
+        }
+
+        long entry;
+        lock (s_registrationLock)
+        {
+            int index = TakeIndex();
+            ref PageRun run = ref s_chunks[index >> ChunkBits]![index & ((1 << ChunkBits) - 1)];
+            run.Base = address;
+            run.Length = length;
+            run.Owner = owner;
+            uint generation = GenerationOfState(run.State);
+            Volatile.Write(ref run.State, ((long)generation << 32) | (uint)initialCount);
+            entry = ((long)generation << 32) | (uint)(index + 1);
+
+            for (ulong page = firstPage; page <= lastPage; page++)
+            {
+                Volatile.Write(ref LeafFor(page)[page & ((1 << LeafBits) - 1)], entry);
+            }
+
+            s_liveRuns++;
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// Gives a run whose count its owner holds entirely (count reached zero with the owner's last
+    /// share) a new generation and <paramref name="count"/> refs, and rewrites its slots. Pieces of the
+    /// run's previous life can no longer touch it. Returns the new entry.
+    /// </summary>
+    public static long Reissue(long entry, int count)
+    {
+        ref PageRun run = ref Run(entry);
+        uint generation = GenerationOf(entry) + 1;
+        Volatile.Write(ref run.State, ((long)generation << 32) | (uint)count);
+        long fresh = ((long)generation << 32) | (uint)entry;
+        WriteSlots(run.Base, run.Length, entry, fresh);
+        return fresh;
+    }
+
+    /// <summary>
+    /// Removes a dead run (count zero) from the map and frees its descriptor under a new generation.
+    /// Slots the OS has meanwhile given to another run are not touched.
+    /// </summary>
+    public static void Unregister(long entry)
+    {
+        ref PageRun run = ref Run(entry);
+        WriteSlots(run.Base, run.Length, entry, 0);
+        lock (s_registrationLock)
+        {
+            run.Owner = null;
+            run.Base = 0;
+            run.Length = 0;
+            Volatile.Write(ref run.State, (long)(GenerationOf(entry) + 1) << 32);
+            if (s_freeCount == s_freeIndices.Length)
+            {
+                Array.Resize(ref s_freeIndices, s_freeIndices.Length * 2);
+            }
+
+            s_freeIndices[s_freeCount++] = (int)(uint)entry - 1;
+            s_liveRuns--;
+        }
+    }
+
+    /// <summary>Replaces <paramref name="expected"/> by <paramref name="value"/> in every slot of a run.</summary>
+    private static void WriteSlots(nint address, nuint length, long expected, long value)
+    {
+        ulong firstPage = (ulong)address >> s_pageShift;
+        ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
+        for (ulong page = firstPage; page <= lastPage; page++)
+        {
+            long[] leaf = s_leaves[page >> LeafBits]!;
+            Interlocked.CompareExchange(ref leaf[page & ((1 << LeafBits) - 1)], value, expected);
+        }
+    }
+
+    /// <summary>The leaf for an OS page number, created if needed. Caller holds the registration lock.</summary>
+    private static long[] LeafFor(ulong page)
+    {
+        ref long[]? leaf = ref s_leaves[page >> LeafBits];
+        if (leaf is null)
+        {
+            Volatile.Write(ref leaf, new long[1 << LeafBits]);
+        }
+
+        return leaf;
+    }
+
+    /// <summary>A free descriptor index, its chunk created if needed. Caller holds the registration lock.</summary>
+    private static int TakeIndex()
+    {
+        if (s_freeCount > 0)
+        {
+            return s_freeIndices[--s_freeCount];
+        }
+
+        int index = s_nextIndex;
+        if (index >= 1 << MaxRunsBits)
+        {
+            throw new OutOfMemoryException($"The side table already tracks {1 << MaxRunsBits} live runs, its limit.");
+        }
+
+        ref PageRun[]? chunk = ref s_chunks[index >> ChunkBits];
+        if (chunk is null)
+        {
+            Volatile.Write(ref chunk, new PageRun[1 << ChunkBits]);
+        }
+
+        s_nextIndex = index + 1;
+        return index;
+    }
+}

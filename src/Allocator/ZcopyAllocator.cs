@@ -1,0 +1,196 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using NativeZcopy.Arenas;
+using NativeZcopy.Native;
+
+namespace NativeZcopy;
+
+/// <summary>
+/// Hands out small pieces of native pages for zero-copy gather lists: protocol headers and trailers that
+/// travel beside data pages and are released the same way, by dropping a reference on their page
+/// (<see cref="NativePages.Put(in BioVec)"/>). The user-space twin of the kernel's <c>zcopy_alloc</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// One <see cref="Arena"/> per processor (the processor count rounded up to a power of two, indexed by
+/// <see cref="Thread.GetCurrentProcessorId"/>), each guarded by a spin lock, breaks pieces off its current
+/// folio in order. A piece holds one reference on its folio; the folio is unmapped when the arena has let it
+/// go and the last piece is released. Taking a piece costs an uncontended lock, a bump of an offset and no
+/// atomic operation on the folio (see <see cref="Arena"/> for the bias accounting); no system call is ever
+/// made under an arena lock.
+/// </para>
+/// <para>
+/// Lifetime: a piece is valid until its reference is dropped. <see cref="Dispose"/> gives back the arenas'
+/// own references; folios still referenced by pieces stay mapped until their last Put.
+/// </para>
+/// </remarks>
+public sealed class ZcopyAllocator : IDisposable
+{
+    /// <summary>The largest folio: 1 GiB keeps a folio's byte offsets and its full share within an int.</summary>
+    private const int MaxFolioSize = 1 << 30;
+
+    /// <summary>The process-wide allocator with default options, created on first use.</summary>
+    private static ZcopyAllocator? s_shared;
+
+    /// <summary>One arena per processor slot; see <see cref="Arena"/> for why they are structs side by side.</summary>
+    private readonly Arena[] _arenas;
+
+    /// <summary>Arena count minus one: the count is a power of two, so the modulo is a mask.</summary>
+    private readonly int _arenaMask;
+
+    /// <summary>Alignment minus one, for rounding piece sizes up.</summary>
+    private readonly int _alignmentMask;
+
+    /// <summary>Maps, counts and unmaps this allocator's folios.</summary>
+    private readonly FolioOwner _owner;
+
+    /// <summary>Creates an allocator with its own arenas and folios.</summary>
+    /// <exception cref="ArgumentException">A folio size or alignment that is not a power of two, a folio
+    /// below the OS page size or above 1 GiB, or an alignment above the OS page size.</exception>
+    public ZcopyAllocator(ZcopyAllocatorOptions? options = null)
+        : this(options, PageSource.Os, Environment.ProcessorCount)
+    {
+    }
+
+    /// <summary>
+    /// Creates an allocator over a given page source with at least <paramref name="processors"/> arenas:
+    /// the seam tests inject faults and force arena sharing through.
+    /// </summary>
+    internal ZcopyAllocator(ZcopyAllocatorOptions? options, PageSource source, int processors)
+    {
+        options ??= new ZcopyAllocatorOptions();
+        int folioSize = options.FolioSize;
+        int alignment = options.Alignment;
+        if (!BitOperations.IsPow2(folioSize) || folioSize < source.PageSize || folioSize > MaxFolioSize)
+        {
+            throw new ArgumentException(
+                $"FolioSize {folioSize} must be a power of two from the OS page size ({source.PageSize}) to {MaxFolioSize}.",
+                nameof(options));
+        }
+
+        if (!BitOperations.IsPow2(alignment) || alignment > source.PageSize)
+        {
+            throw new ArgumentException(
+                $"Alignment {alignment} must be a power of two from 1 to the OS page size ({source.PageSize}).",
+                nameof(options));
+        }
+
+        int arenaCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, processors));
+        _arenas = new Arena[arenaCount];
+        _arenaMask = arenaCount - 1;
+        _alignmentMask = alignment - 1;
+        _owner = new FolioOwner(source, folioSize, alignment);
+        FolioSize = folioSize;
+        Alignment = alignment;
+        MaxFragmentSize = folioSize / 2;
+    }
+
+    /// <summary>The process-wide allocator with default options. Disposing it does nothing.</summary>
+    public static ZcopyAllocator Shared
+    {
+        get
+        {
+            ZcopyAllocator? shared = Volatile.Read(ref s_shared);
+            if (shared is null)
+            {
+                var created = new ZcopyAllocator();
+                shared = Interlocked.CompareExchange(ref s_shared, created, null) ?? created;
+            }
+
+            return shared;
+        }
+    }
+
+    /// <summary>Bytes per folio.</summary>
+    public int FolioSize { get; }
+
+    /// <summary>Every piece starts at a multiple of this many bytes.</summary>
+    public int Alignment { get; }
+
+    /// <summary>The largest piece: half a folio, as in the seed, so a folio always yields at least two.</summary>
+    public int MaxFragmentSize { get; }
+
+    /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
+    public int ArenaCount => _arenas.Length;
+
+    /// <summary>Breaks a piece of <paramref name="size"/> bytes off the current processor's folio.</summary>
+    /// <returns>The piece, holding one reference on its folio; release it with <see cref="NativePages.Put(in BioVec)"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not in 1..<see cref="MaxFragmentSize"/>.</exception>
+    /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public BioVec Alloc(int size)
+    {
+        if ((uint)(size - 1) >= (uint)MaxFragmentSize)
+        {
+            ThrowSizeOutOfRange(size);
+        }
+
+        int fullSize = (size + _alignmentMask) & ~_alignmentMask;
+        _arenas[Thread.GetCurrentProcessorId() & _arenaMask].TryAlloc(size, fullSize, _owner, throwOnFailure: true, out BioVec piece);
+        return piece;
+    }
+
+    /// <summary>Like <see cref="Alloc"/>, but answers false instead of throwing for a bad size or an OS refusal.</summary>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    public bool TryAlloc(int size, out BioVec fragment)
+    {
+        if ((uint)(size - 1) >= (uint)MaxFragmentSize)
+        {
+            fragment = default;
+            return false;
+        }
+
+        int fullSize = (size + _alignmentMask) & ~_alignmentMask;
+        return _arenas[Thread.GetCurrentProcessorId() & _arenaMask].TryAlloc(size, fullSize, _owner, throwOnFailure: false, out fragment);
+    }
+
+    /// <summary>Allocates a piece the size of <paramref name="source"/> and copies it in.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is empty or longer than <see cref="MaxFragmentSize"/>.</exception>
+    /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    public BioVec MemDup(ReadOnlySpan<byte> source)
+    {
+        BioVec piece = Alloc(source.Length);
+        source.CopyTo(piece.AsSpan());
+        return piece;
+    }
+
+    /// <summary>What this allocator has done so far.</summary>
+    public ZcopyStatistics GetStatistics()
+    {
+        long fragments = 0;
+        long reused = 0;
+        for (int i = 0; i < _arenas.Length; i++)
+        {
+            fragments += _arenas[i].FragmentsAllocated;
+            reused += _arenas[i].ReusedInPlace;
+        }
+
+        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize);
+    }
+
+    /// <summary>
+    /// Gives back the arenas' own references (each current folio and spare). Folios still referenced by
+    /// pieces stay mapped until their last Put. Later allocations throw <see cref="ObjectDisposedException"/>.
+    /// Idempotent; does nothing on <see cref="Shared"/>.
+    /// </summary>
+    public void Dispose()
+    {
+        if (ReferenceEquals(this, Volatile.Read(ref s_shared)) || !_owner.MarkDisposed())
+        {
+            return;
+        }
+
+        for (int i = 0; i < _arenas.Length; i++)
+        {
+            _arenas[i].Drain(_owner);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowSizeOutOfRange(int size) =>
+        throw new ArgumentOutOfRangeException(nameof(size), size, $"A piece must be 1 to {MaxFragmentSize} bytes (half the {FolioSize}-byte folio).");
+}

@@ -1,0 +1,23 @@
+namespace NativeZcopy;
+
+/// <summary>A snapshot of what a <see cref="ZcopyAllocator"/> has done. Each figure is read atomically; the
+/// set is not one instant, since allocation does not stop to be counted.</summary>
+/// <param name="FoliosMapped">Folios ever mapped from the OS.</param>
+/// <param name="FoliosUnmapped">Folios ever returned to the OS.</param>
+/// <param name="FoliosReusedInPlace">Times an arena found every piece of its folio released and started
+/// over on the same folio instead of unmapping it and mapping another.</param>
+/// <param name="FragmentsAllocated">Pieces ever handed out.</param>
+/// <param name="FolioSize">Bytes per folio.</param>
+public readonly record struct ZcopyStatistics(
+    long FoliosMapped,
+    long FoliosUnmapped,
+    long FoliosReusedInPlace,
+    long FragmentsAllocated,
+    int FolioSize)
+{
+    /// <summary>Folios mapped now: held by an arena or by a piece still referenced.</summary>
+    public long LiveFolios => FoliosMapped - FoliosUnmapped;
+
+    /// <summary>Bytes of folios mapped now.</summary>
+    public long BytesMapped => LiveFolios * FolioSize;
+}

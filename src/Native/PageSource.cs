@@ -1,0 +1,29 @@
+using System;
+
+namespace NativeZcopy.Native;
+
+/// <summary>
+/// Where pages come from. The process-wide instance is the operating system's (<see cref="Os"/>), chosen
+/// once at start-up; tests wrap it to inject faults. Implementations make exactly one system call per
+/// method and never throw for an OS refusal: they report the OS error code and let the caller decide.
+/// </summary>
+internal abstract class PageSource
+{
+    /// <summary>The operating system's page source for this process, picked once.</summary>
+    public static PageSource Os { get; } = OperatingSystem.IsWindows() ? new WindowsPageSource() : new UnixPageSource();
+
+    /// <summary>Size in bytes of one OS page; every mapping is a whole number of them.</summary>
+    public abstract int PageSize { get; }
+
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes (a multiple of <see cref="PageSize"/>) of fresh, zero-filled,
+    /// read/write memory. Returns its page-aligned address, or 0 with the OS error in <paramref name="error"/>.
+    /// </summary>
+    public abstract nint TryMap(nuint length, out int error);
+
+    /// <summary>Returns a whole mapping made by <see cref="TryMap"/> to the OS. False with the OS error on failure.</summary>
+    public abstract bool TryUnmap(nint address, nuint length, out int error);
+
+    /// <summary>A human-readable name for an error code this source reported, for exception messages.</summary>
+    public abstract string DescribeError(int error);
+}

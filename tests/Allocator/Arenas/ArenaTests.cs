@@ -1,0 +1,118 @@
+using System;
+using System.Collections.Generic;
+using NativeZcopy.Native;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Arenas;
+
+public sealed class ArenaTests
+{
+    private static readonly ZcopyAllocatorOptions s_small = new() { FolioSize = 16384 };
+
+    [Fact]
+    public void Bias_settles_when_the_folio_turns_over_with_pieces_still_out()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(s_small, source, processors: 1);
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 16 * 10; i++)
+        {
+            pieces.Add(allocator.Alloc(1024)); // 16 per folio: 10 folios, each retired while all 16 are out
+        }
+
+        ZcopyStatistics held = allocator.GetStatistics();
+        Assert.Equal(10, held.FoliosMapped);
+        Assert.Equal(0, held.FoliosUnmapped);
+
+        // Each retired folio's count is now exactly its pieces: the arena's unspent share went back.
+        for (int folio = 0; folio < 9; folio++)
+        {
+            Assert.Equal(16, NativePages.RefCount(pieces[folio * 16].Page));
+        }
+
+        foreach (BioVec piece in pieces.GetRange(0, 16 * 9))
+        {
+            NativePages.Put(piece);
+        }
+
+        Assert.Equal(9, allocator.GetStatistics().FoliosUnmapped);
+        pieces.GetRange(16 * 9, 16).ForEach(p => NativePages.Put(p));
+        Assert.Equal(9, allocator.GetStatistics().FoliosUnmapped);   // the arena still holds the current one
+
+        allocator.Dispose();
+        Assert.Equal(10, allocator.GetStatistics().FoliosUnmapped);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_folio_whose_pieces_all_came_back_is_reissued_in_place_and_old_pieces_are_refused()
+    {
+        var source = new FaultInjectingPageSource();
+        using var allocator = new ZcopyAllocator(s_small, source, processors: 1);
+        BioVec first = allocator.Alloc(8192);
+        BioVec second = allocator.Alloc(8192);
+        NativePages.Put(first);
+        NativePages.Put(second);
+
+        BioVec again = allocator.Alloc(8192);   // the folio is full; every piece is back: start over on it
+        Assert.Equal(first.Page, again.Page);
+        Assert.Equal(0, again.Offset);
+        ZcopyStatistics stats = allocator.GetStatistics();
+        Assert.Equal(1, stats.FoliosMapped);
+        Assert.Equal(1, stats.FoliosReusedInPlace);
+        Assert.Equal(1, source.MapCalls);
+
+        // A stale piece of the folio's previous life must not move the new life's count.
+        int before = NativePages.RefCount(again.Page);
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.Put(first));
+        Assert.Contains("already released", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, NativePages.RefCount(again.Page));
+        NativePages.Put(again);
+    }
+
+    [Fact]
+    public void A_folio_mapped_while_another_thread_installed_one_becomes_the_spare_and_is_used_next()
+    {
+        var source = new FaultInjectingPageSource();
+        using var allocator = new ZcopyAllocator(s_small, source, processors: 1);
+        BioVec inner = default;
+
+        // While the first Alloc is mapping (outside the arena lock), another Alloc on the same arena runs
+        // to completion: it maps and installs its own folio. The first then finds a folio that fits and
+        // must keep its own as the spare, not unmap it and not leak it.
+        source.OnNextMap = () => inner = allocator.Alloc(8192);
+        BioVec outer = allocator.Alloc(8192);
+        Assert.Equal(inner.Page, outer.Page);
+        Assert.Equal(2, allocator.GetStatistics().FoliosMapped);
+        Assert.Equal(2, source.MapCalls);
+
+        BioVec fromSpare = allocator.Alloc(8192);   // current folio is full: the spare, with no new map
+        Assert.NotEqual(outer.Page, fromSpare.Page);
+        Assert.Equal(2, source.MapCalls);
+        Assert.Equal(2, allocator.GetStatistics().FoliosMapped);
+
+        NativePages.Put(inner);
+        NativePages.Put(outer);
+        NativePages.Put(fromSpare);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void Dispose_unmaps_an_unused_spare()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(s_small, source, processors: 1);
+        BioVec inner = default;
+        source.OnNextMap = () => inner = allocator.Alloc(100);
+        BioVec outer = allocator.Alloc(100);
+        NativePages.Put(inner);
+        NativePages.Put(outer);
+        Assert.Equal(2, allocator.GetStatistics().LiveFolios);
+
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+    }
+}

@@ -1,0 +1,135 @@
+using System;
+using NativeZcopy.SideTable;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator;
+
+[Collection(ProcMapsReaders.Name)]
+public sealed class NativePagesTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    [InlineData(4097)]
+    [InlineData(1 << 20)]
+    public void Alloc_maps_whole_pages_with_one_ref_and_the_last_put_unmaps(int size)
+    {
+        int page = NativePages.OsPageSize;
+        long mapped = ((long)size + page - 1) / page * page;
+        BioVec run = NativePages.Alloc(size);
+
+        Assert.Equal(size, run.Length);
+        Assert.Equal(0, run.Offset);
+        Assert.Equal(0, run.Page % page);
+        Assert.True(ProcMaps.IsMapped(run.Page, mapped));
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+        Assert.Equal(1, NativePages.RefCount(run.Page + (nint)(mapped - 1)));
+        Assert.True(NativePages.IsNativePage(run.Page + (nint)(mapped / 2)));
+        Assert.False(NativePages.IsNativePage(run.Page + (nint)mapped));
+
+        NativePages.Get(run.Page + (nint)(mapped - 1));
+        Assert.Equal(2, NativePages.RefCount(run.Page));
+        NativePages.Put(run.Page + 1);
+        Assert.True(ProcMaps.IsMapped(run.Page, mapped));
+        NativePages.Put(run);
+
+        Assert.Equal(0, NativePages.RefCount(run.Page));
+        Assert.False(NativePages.IsNativePage(run.Page));
+        Assert.True(ProcMaps.IsUnmapped(run.Page, mapped));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(int.MinValue)]
+    public void Alloc_refuses_a_size_that_is_not_positive(int size)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => NativePages.Alloc(size));
+        Assert.Contains(size.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public unsafe void Get_and_put_on_foreign_memory_are_refused_naming_the_address()
+    {
+        byte* foreign = stackalloc byte[16];
+        foreach (nint address in new[] { 0, (nint)foreign, (nint)1 << 47, -1 })
+        {
+            string hex = $"0x{address:X}";
+            Assert.Contains(hex, Assert.Throws<InvalidOperationException>(() => NativePages.Get(address)).Message, StringComparison.Ordinal);
+            Assert.Contains(hex, Assert.Throws<InvalidOperationException>(() => NativePages.Put(address)).Message, StringComparison.Ordinal);
+            Assert.Equal(0, NativePages.RefCount(address));
+            Assert.False(NativePages.IsNativePage(address));
+        }
+    }
+
+    [Fact]
+    public void Put_of_a_released_run_is_refused_and_leaves_a_new_run_at_the_same_address_alone()
+    {
+        BioVec old = NativePages.Alloc(4096);
+        NativePages.Put(old);
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(old.Page));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Get(old.Page));
+
+        // The OS usually hands the same addresses out again; whether or not it does, the stale piece must
+        // not move the new run's count.
+        BioVec fresh = NativePages.Alloc(4096);
+        try
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => NativePages.Put(old));
+            Assert.Contains("already released", error.Message, StringComparison.Ordinal);
+            Assert.Throws<InvalidOperationException>(() => NativePages.Get(old));
+            Assert.Equal(1, NativePages.RefCount(fresh.Page));
+        }
+        finally
+        {
+            NativePages.Put(fresh);
+        }
+    }
+
+    [Fact]
+    public void Put_of_an_empty_piece_is_refused()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.Put(default(BioVec)));
+        Assert.Contains("empty", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_os_refusal_is_out_of_memory_naming_size_and_error_and_keeps_nothing()
+    {
+        var source = new FaultInjectingPageSource { FailAllMaps = true };
+        var owner = new PageRunOwner(source);
+        int before = PageSideTable.LiveRuns;
+
+        var error = Assert.Throws<OutOfMemoryException>(() => NativePages.Alloc(10_000, owner));
+        Assert.Contains("12288 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ENOMEM", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(before, PageSideTable.LiveRuns);
+    }
+
+    [Fact]
+    public void A_refused_unmap_throws_naming_the_run_and_leaves_it_registered_dead()
+    {
+        var source = new FaultInjectingPageSource();
+        var owner = new PageRunOwner(source);
+        BioVec run = NativePages.Alloc(4096, owner);
+
+        source.FailUnmaps = true;
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.Put(run));
+        Assert.Contains($"0x{run.Page:X}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ENOMEM", error.Message, StringComparison.Ordinal);
+
+        // The run is dead: no Get can revive it, and a second Put cannot take the count below zero.
+        Assert.Equal(0, NativePages.RefCount(run.Page));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Get(run.Page));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(run));
+        Assert.True(ProcMaps.IsMapped(run.Page, 4096));
+
+        // Clean up what the injected fault left behind, through the owner as a retry would.
+        source.FailUnmaps = false;
+        owner.OnFinalRelease(PageSideTable.Find(run.Page));
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, PageSideTable.Find(run.Page));
+    }
+}

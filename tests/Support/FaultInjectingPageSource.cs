@@ -1,0 +1,85 @@
+using System;
+using System.Threading;
+using NativeZcopy.Native;
+
+namespace NativeZcopy.Tests.Support;
+
+/// <summary>
+/// The real OS page source with faults on demand: the k-th map fails with ENOMEM, unmaps fail while
+/// <see cref="FailUnmaps"/> is set, and a hook can run inside a map (outside every lock, as the real call is).
+/// Counts every call, so tests can check that what was mapped was unmapped.
+/// </summary>
+internal sealed class FaultInjectingPageSource : PageSource
+{
+    /// <summary>The error code reported for an injected failure (ENOMEM's value on Linux).</summary>
+    public const int InjectedError = 12;
+
+    private long _maps;
+    private long _unmaps;
+    private long _mapped;
+
+    /// <summary>1-based index of the map call that fails; 0 fails none.</summary>
+    public long FailMapNumber { get; set; }
+
+    /// <summary>When set, every map fails.</summary>
+    public bool FailAllMaps { get; set; }
+
+    /// <summary>When set, every unmap fails (and the pages stay mapped).</summary>
+    public bool FailUnmaps { get; set; }
+
+    /// <summary>Runs once, inside the next successful map call, then clears itself.</summary>
+    public Action? OnNextMap { get; set; }
+
+    /// <summary>Map calls so far, failed ones included.</summary>
+    public long MapCalls => Volatile.Read(ref _maps);
+
+    /// <summary>Successful unmaps so far.</summary>
+    public long Unmaps => Volatile.Read(ref _unmaps);
+
+    /// <summary>Bytes currently mapped through this source.</summary>
+    public long BytesMapped => Volatile.Read(ref _mapped);
+
+    public override int PageSize => Os.PageSize;
+
+    public override nint TryMap(nuint length, out int error)
+    {
+        long number = Interlocked.Increment(ref _maps);
+        if (FailAllMaps || number == FailMapNumber)
+        {
+            error = InjectedError;
+            return 0;
+        }
+
+        Action? hook = OnNextMap;
+        OnNextMap = null;
+        hook?.Invoke();
+
+        nint address = Os.TryMap(length, out error);
+        if (address != 0)
+        {
+            Interlocked.Add(ref _mapped, (long)length);
+        }
+
+        return address;
+    }
+
+    public override bool TryUnmap(nint address, nuint length, out int error)
+    {
+        if (FailUnmaps)
+        {
+            error = InjectedError;
+            return false;
+        }
+
+        bool done = Os.TryUnmap(address, length, out error);
+        if (done)
+        {
+            Interlocked.Increment(ref _unmaps);
+            Interlocked.Add(ref _mapped, -(long)length);
+        }
+
+        return done;
+    }
+
+    public override string DescribeError(int error) => error == InjectedError ? "ENOMEM (injected)" : Os.DescribeError(error);
+}
