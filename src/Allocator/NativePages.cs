@@ -211,6 +211,45 @@ public static class NativePages
         }
     }
 
+    /// <summary>
+    /// Takes one reference on the live run that holds all of [<paramref name="address"/>,
+    /// <paramref name="address"/> + <paramref name="length"/>) and names that range as a piece of the run's
+    /// current life, so it is released like any other piece. False, with nothing taken, when no live run
+    /// holds the whole range (foreign memory, a range crossing a run's end, or a run released meanwhile).
+    /// </summary>
+    internal static bool TryGetRange(nint address, int length, out BioVec piece)
+    {
+        piece = default;
+        long entry = PageSideTable.Find(address);
+        if (entry == 0 || length < 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            AddRef(entry, address);
+        }
+        catch (InvalidOperationException)
+        {
+            // The run died between the lookup and the increment: the range is not live native memory.
+            return false;
+        }
+
+        // With our ref held under the entry's generation the run cannot be unregistered, so its base and
+        // length are the ones its registration published.
+        ref PageRun run = ref PageSideTable.Run(entry);
+        nuint offset = (nuint)(address - run.Base);
+        if (offset + (nuint)(uint)length > run.Length || offset > int.MaxValue)
+        {
+            Release(entry, address);
+            return false;
+        }
+
+        piece = new BioVec(run.Base, (int)offset, length, PageSideTable.GenerationOf(entry));
+        return true;
+    }
+
     private static InvalidOperationException NotNative(nint address) =>
         new($"Address 0x{address:X} lies in no live native page: it is foreign memory, or its page was already released.");
 

@@ -1,0 +1,210 @@
+using System;
+using System.Buffers;
+using System.Threading;
+
+namespace NativeZcopy.Net;
+
+/// <summary>
+/// An ordered gather list of pieces of native pages (protocol headers, data page runs, trailers), sent in
+/// one gathering system call by <see cref="ZcopySocketExtensions.SendZcopyAsync"/>. It owns one page
+/// reference per entry.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Ownership: <see cref="Add"/> takes over the caller's reference, <see cref="AddRef"/> takes a new one,
+/// and <see cref="AddSpliced"/> takes a reference on the native page the bytes already live in or, for any
+/// other memory, copies them into fragments of the message's allocator. Sending hands every reference to
+/// the send, which drops each exactly once when the kernel is done with the page; afterwards the message
+/// is disposed. <see cref="Dispose"/> drops whatever the message still holds, once.
+/// </para>
+/// <para>
+/// The entries live in an array rented from <see cref="ArrayPool{T}.Shared"/>, so building and sending a
+/// message allocates only the message object once the pool is warm. A message is built by one thread;
+/// <see cref="Dispose"/> may race with nothing but itself.
+/// </para>
+/// </remarks>
+public sealed class ZcopyMessage : IDisposable
+{
+    /// <summary>Entries in a fresh message's first array.</summary>
+    private const int InitialCapacity = 8;
+
+    /// <summary>Where copied <see cref="AddSpliced"/> bytes are cut from.</summary>
+    private readonly ZcopyAllocator _allocator;
+
+    /// <summary>The entries, rented; empty until the first add. Owned by the building thread.</summary>
+    private BioVec[] _entries = [];
+
+    /// <summary>Entries in use.</summary>
+    private int _count;
+
+    /// <summary>Sum of the entries' lengths.</summary>
+    private long _length;
+
+    /// <summary>1 once disposed or handed to a send; set once with Interlocked.</summary>
+    private int _disposed;
+
+    /// <summary>Creates an empty message.</summary>
+    /// <param name="allocator">Allocator for bytes <see cref="AddSpliced"/> must copy; <see cref="ZcopyAllocator.Shared"/> when null.</param>
+    public ZcopyMessage(ZcopyAllocator? allocator = null) => _allocator = allocator ?? ZcopyAllocator.Shared;
+
+    /// <summary>Number of entries.</summary>
+    public int Count => _count;
+
+    /// <summary>Total bytes the message sends.</summary>
+    public long Length => _length;
+
+    /// <summary>Appends <paramref name="piece"/>, taking over the reference the caller holds on it.</summary>
+    /// <exception cref="ArgumentException">The piece is empty (<c>default(BioVec)</c>).</exception>
+    /// <exception cref="ObjectDisposedException">The message was disposed or sent.</exception>
+    public void Add(in BioVec piece)
+    {
+        ThrowIfDisposed();
+        if (piece.IsEmpty)
+        {
+            throw new ArgumentException("An empty BioVec names no memory and cannot be sent.", nameof(piece));
+        }
+
+        Append(piece);
+    }
+
+    /// <summary>Appends <paramref name="piece"/> with a reference of its own; the caller keeps its reference.</summary>
+    /// <exception cref="ArgumentException">The piece is empty.</exception>
+    /// <exception cref="InvalidOperationException">The piece's page was already released.</exception>
+    /// <exception cref="ObjectDisposedException">The message was disposed or sent.</exception>
+    public void AddRef(in BioVec piece)
+    {
+        ThrowIfDisposed();
+        if (piece.IsEmpty)
+        {
+            throw new ArgumentException("An empty BioVec names no memory and cannot be sent.", nameof(piece));
+        }
+
+        EnsureRoom();
+        NativePages.Get(piece);
+        Append(piece);
+    }
+
+    /// <summary>
+    /// Appends <paramref name="data"/>. When it lies entirely inside one live native page (a piece of a
+    /// <see cref="ZcopyAllocator"/> folio or a <see cref="NativePages.Alloc(int)"/> run), the message takes a
+    /// reference on that page and sends the bytes in place; anything else (a managed array, the stack,
+    /// malloc'd memory) is copied now into fragments of the message's allocator.
+    /// </summary>
+    /// <exception cref="OutOfMemoryException">The allocator could not map a folio for the copy.</exception>
+    /// <exception cref="ObjectDisposedException">The message or its allocator was disposed.</exception>
+    public unsafe void AddSpliced(ReadOnlySpan<byte> data)
+    {
+        ThrowIfDisposed();
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        EnsureRoom();
+        fixed (byte* address = data)
+        {
+            if (NativePages.TryGetRange((nint)address, data.Length, out BioVec piece))
+            {
+                Append(piece);
+                return;
+            }
+        }
+
+        int chunk = _allocator.MaxFragmentSize;
+        for (int start = 0; start < data.Length; start += chunk)
+        {
+            EnsureRoom();
+            Append(_allocator.MemDup(data.Slice(start, Math.Min(chunk, data.Length - start))));
+        }
+    }
+
+    /// <summary>Drops every reference the message still holds. Idempotent; does nothing after a send.</summary>
+    /// <exception cref="InvalidOperationException">An entry's page had already been released behind the
+    /// message's back (the others are still released).</exception>
+    public void Dispose()
+    {
+        if (TryTakeEntries(out BioVec[] entries, out int count))
+        {
+            ReleaseEntries(entries, count);
+        }
+    }
+
+    /// <summary>
+    /// Drops one ref per entry and returns the array to the pool. Every entry is released even if one
+    /// fails; the first failure is rethrown after.
+    /// </summary>
+    internal static void ReleaseEntries(BioVec[] entries, int count)
+    {
+        InvalidOperationException? first = null;
+        for (int i = 0; i < count; i++)
+        {
+            try
+            {
+                NativePages.Put(entries[i]);
+            }
+            catch (InvalidOperationException error)
+            {
+                first ??= error;
+            }
+        }
+
+        if (entries.Length > 0)
+        {
+            ArrayPool<BioVec>.Shared.Return(entries);
+        }
+
+        if (first is not null)
+        {
+            throw first;
+        }
+    }
+
+    /// <summary>
+    /// Hands the entries and their refs to the caller (a send) and marks the message disposed. False when
+    /// it already was. The caller must give the array back through <see cref="ReleaseEntries"/>.
+    /// </summary>
+    internal bool TryTakeEntries(out BioVec[] entries, out int count)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            entries = [];
+            count = 0;
+            return false;
+        }
+
+        entries = _entries;
+        count = _count;
+        _entries = [];
+        _count = 0;
+        _length = 0;
+        return true;
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> once the message was disposed or sent.</summary>
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>Grows the array before a ref is taken, so a failing rent never strands a ref.</summary>
+    private void EnsureRoom()
+    {
+        if (_count < _entries.Length)
+        {
+            return;
+        }
+
+        BioVec[] grown = ArrayPool<BioVec>.Shared.Rent(Math.Max(InitialCapacity, _entries.Length * 2));
+        _entries.AsSpan(0, _count).CopyTo(grown);
+        if (_entries.Length > 0)
+        {
+            ArrayPool<BioVec>.Shared.Return(_entries);
+        }
+
+        _entries = grown;
+    }
+
+    private void Append(in BioVec piece)
+    {
+        EnsureRoom();
+        _entries[_count++] = piece;
+        _length += piece.Length;
+    }
+}

@@ -1,0 +1,248 @@
+using System;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+using NativeZcopy.Native;
+
+namespace NativeZcopy.Net;
+
+/// <summary>
+/// Gathering sends of <see cref="ZcopyMessage"/> lists of native pages on a connected stream
+/// <see cref="Socket"/>, one system call per up to 1024 pieces, with optional Linux MSG_ZEROCOPY.
+/// </summary>
+/// <remarks>
+/// <para>
+/// .NET's own multi-buffer send takes only managed arrays (dotnet/runtime#49941), so this calls the OS on
+/// the socket's own handle: <c>sendmsg</c> on Linux, <c>WSASend</c> on Windows. On Linux every call
+/// carries MSG_DONTWAIT, so it never blocks whatever mode .NET left the descriptor in.
+/// </para>
+/// <para>
+/// Waiting for room without parking a thread or polling: when the kernel's send buffer is full (EAGAIN),
+/// the next bytes of the current piece go through .NET's own
+/// <see cref="Socket.SendAsync(ReadOnlyMemory{byte}, SocketFlags, CancellationToken)"/> over the native
+/// memory. That call waits for writability on .NET's epoll (or IOCP) engine exactly as any .NET send does,
+/// sends those bytes, and honours cancellation; the gathering sends resume behind them. Bytes cannot
+/// reorder: this send is the only writer while it runs. Alternatives were worse: <c>Socket.Poll</c>
+/// parks a thread, a zero-byte SendAsync completes at once without waiting, and a private epoll would
+/// duplicate the runtime's engine. For a copying send the rest of the current piece goes that way; for a
+/// ZeroCopy send at most one OS page does (copied, like any .NET send), so the bulk stays zero-copy.
+/// </para>
+/// <para>
+/// Elsewhere (macOS, BSD), where no native path is declared, every piece goes through that same
+/// SendAsync: correct, not gathered.
+/// </para>
+/// <para>
+/// Ownership: the send takes the message's refs on every path, success or failure. A copying send drops
+/// them before it completes; a ZeroCopy send hands them to the socket's pending list
+/// (see <see cref="ZeroCopySocketState"/>), which drops them as the kernel reports each call done.
+/// </para>
+/// </remarks>
+public static class ZcopySocketExtensions
+{
+    /// <summary>
+    /// Sends every byte of <paramref name="message"/>, in order, and completes with the byte count. Takes
+    /// ownership of the message: afterwards it is disposed, and its refs are dropped when the kernel is done
+    /// with the pages (at once for a copying send; on the kernel's completion for
+    /// <see cref="ZcopySendFlags.ZeroCopy"/>). Sends on one socket must not overlap.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="message"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The message was disposed or already sent, or the socket was closed.</exception>
+    /// <exception cref="InvalidOperationException">The socket is not a connected stream socket, or another
+    /// ZeroCopy send is running on it.</exception>
+    /// <exception cref="SocketException">The OS refused the send (e.g. ConnectionReset); some bytes may have gone.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while the send waited.</exception>
+    public static ValueTask<long> SendZcopyAsync(
+        this Socket socket,
+        ZcopyMessage message,
+        ZcopySendFlags flags = ZcopySendFlags.None,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        ArgumentNullException.ThrowIfNull(message);
+        if (!message.TryTakeEntries(out BioVec[] entries, out int count))
+        {
+            throw new ObjectDisposedException(nameof(ZcopyMessage), "The message was already disposed or sent: a message is sent at most once.");
+        }
+
+        var progress = new SendProgress(entries, count);
+        try
+        {
+            CheckSocket(socket);
+            cancellationToken.ThrowIfCancellationRequested();
+            if ((flags & ZcopySendFlags.ZeroCopy) != 0)
+            {
+                ZeroCopySocketState state = ZeroCopySocketState.For(socket);
+                if (state.Enabled)
+                {
+                    state.BeginSend(entries, count);
+                    progress.ZeroCopy = state;
+                }
+                else
+                {
+                    state.CountFallback();
+                }
+            }
+        }
+        catch
+        {
+            ZcopyMessage.ReleaseEntries(entries, count);
+            throw;
+        }
+
+        try
+        {
+            if (Pump(socket, ref progress))
+            {
+                Finish(ref progress);
+                return new ValueTask<long>(progress.Sent);
+            }
+        }
+        catch
+        {
+            Finish(ref progress);
+            throw;
+        }
+
+        return SendWaitingAsync(socket, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// The socket's ZeroCopy counters: what SO_ZEROCOPY answered, calls made, completions and copies the
+    /// kernel reported, messages still pending. All zero when no ZeroCopy send ever ran on the socket.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    public static ZcopySocketStatistics GetZcopyStatistics(this Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        return ZeroCopySocketState.Find(socket)?.GetStatistics() ?? default;
+    }
+
+    /// <summary>The slow path: the kernel's buffer filled up, so wait through .NET's SendAsync.</summary>
+    private static async ValueTask<long> SendWaitingAsync(Socket socket, SendProgress progress, CancellationToken cancellationToken)
+    {
+        var memory = new NativeMemoryManager();
+        try
+        {
+            do
+            {
+                BioVec piece = progress.Entries[progress.Index];
+                int length = piece.Length - progress.Offset;
+                if (progress.ZeroCopy is not null)
+                {
+                    length = Math.Min(length, NativePages.OsPageSize);
+                }
+
+                int sent = await socket.SendAsync(memory.Reset(piece.Address + progress.Offset, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                progress.Advance(sent);
+            }
+            while (!Pump(socket, ref progress));
+        }
+        catch
+        {
+            Finish(ref progress);
+            throw;
+        }
+
+        Finish(ref progress);
+        return progress.Sent;
+    }
+
+    /// <summary>
+    /// Gathering sends until the message is out (true) or the kernel's buffer is full (false).
+    /// </summary>
+    /// <exception cref="SocketException">The OS refused the send.</exception>
+    private static bool Pump(Socket socket, ref SendProgress progress)
+    {
+        bool zeroCopy = progress.ZeroCopy is not null;
+        while (progress.Index < progress.Count)
+        {
+            ReadOnlySpan<BioVec> rest = progress.Entries.AsSpan(progress.Index, progress.Count - progress.Index);
+            nint sent;
+            int error;
+            SocketError kind;
+            if (OperatingSystem.IsLinux())
+            {
+                sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy, out error);
+                kind = sent < 0 ? LinuxSocketCalls.ToSocketError(error) : SocketError.Success;
+                if (kind == SocketError.NoBufferSpaceAvailable && zeroCopy)
+                {
+                    // MSG_ZEROCOPY's ENOBUFS: too many completions outstanding for the socket's option
+                    // memory. Read them, then let this call copy rather than fail the message.
+                    progress.ZeroCopy!.DrainDuringSend();
+                    progress.ZeroCopy.CountFallback();
+                    sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy: false, out error);
+                    kind = sent < 0 ? LinuxSocketCalls.ToSocketError(error) : SocketError.Success;
+                }
+                else if (sent > 0 && zeroCopy)
+                {
+                    progress.ZeroCopy!.CountCall();
+                }
+            }
+            else if (OperatingSystem.IsWindows())
+            {
+                sent = WindowsSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, out error);
+                kind = sent < 0 ? WindowsSocketCalls.ToSocketError(error) : SocketError.Success;
+            }
+            else
+            {
+                return false;
+            }
+
+            if (sent > 0)
+            {
+                progress.Advance(sent);
+                continue;
+            }
+
+            if (sent == 0 || kind == SocketError.WouldBlock)
+            {
+                // A zero-byte result on a non-empty stream send is not an answer; let SendAsync find out.
+                return false;
+            }
+
+            string context = $"after {progress.Sent} of {progress.Length} bytes of a {progress.Count}-piece message";
+            throw Failure(error, context);
+        }
+
+        return true;
+    }
+
+    /// <summary>Hands the message's refs on: to the ZeroCopy pending list, or straight back.</summary>
+    private static void Finish(ref SendProgress progress)
+    {
+        if (progress.ZeroCopy is { } state)
+        {
+            progress.ZeroCopy = null;
+            state.EndSend();
+        }
+        else if (progress.Entries is { } entries)
+        {
+            progress.Entries = null!;
+            ZcopyMessage.ReleaseEntries(entries, progress.Count);
+        }
+    }
+
+    /// <summary>The OS error of a failed gathering send as a <see cref="SocketException"/> that names it.</summary>
+    private static SocketException Failure(int error, string context) =>
+        OperatingSystem.IsLinux() ? LinuxSocketCalls.Failure("sendmsg", error, context)
+        : OperatingSystem.IsWindows() ? WindowsSocketCalls.Failure(error, context)
+        : new SocketException(error, $"The send failed with OS error {error} {context}.");
+
+    /// <summary>Refuses what cannot carry a gathering stream send.</summary>
+    private static void CheckSocket(Socket socket)
+    {
+        SafeHandle handle = socket.SafeHandle;
+        ObjectDisposedException.ThrowIf(handle.IsClosed || handle.IsInvalid, socket);
+        if (socket.SocketType != SocketType.Stream)
+        {
+            throw new InvalidOperationException(
+                $"SendZcopyAsync needs a connected stream socket; this socket is {socket.SocketType} ({socket.AddressFamily}, {socket.ProtocolType}).");
+        }
+
+        if (!socket.Connected)
+        {
+            throw new InvalidOperationException($"SendZcopyAsync needs a connected stream socket; this {socket.AddressFamily} socket is not connected.");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+using System.Net.Sockets;
+
+namespace NativeZcopy.Net;
+
+/// <summary>
+/// What <see cref="ZcopySendFlags.ZeroCopy"/> sends on one socket have done so far (see
+/// <see cref="ZcopySocketExtensions.GetZcopyStatistics"/>). A snapshot taken under the socket's lock.
+/// </summary>
+/// <param name="ZeroCopyUnavailable">
+/// <see cref="SocketError.Success"/> when the socket took SO_ZEROCOPY (or was never asked); otherwise what
+/// it answered, said once per socket: every ZeroCopy send on it copies instead.
+/// </param>
+/// <param name="ZeroCopySendCalls">sendmsg calls made with MSG_ZEROCOPY; the kernel numbers each one.</param>
+/// <param name="CompletedSendCalls">Of those, how many the kernel has reported finished.</param>
+/// <param name="CopiedSendCalls">Of the finished ones, how many the kernel reported it copied after all
+/// (SO_EE_CODE_ZEROCOPY_COPIED): always, on loopback; on a real NIC, when the device cannot gather.</param>
+/// <param name="CompletionNotifications">Error-queue notifications read; the kernel merges consecutive
+/// completions into one range, so this is usually far below <paramref name="CompletedSendCalls"/>.</param>
+/// <param name="CopyingFallbackSends">Messages asked to go ZeroCopy that were sent copying: the socket
+/// does not support it, or the kernel's notification memory was full (ENOBUFS) for a call.</param>
+/// <param name="PendingMessages">Messages whose pages the kernel still holds: their refs are not yet dropped.</param>
+public readonly record struct ZcopySocketStatistics(
+    SocketError ZeroCopyUnavailable,
+    long ZeroCopySendCalls,
+    long CompletedSendCalls,
+    long CopiedSendCalls,
+    long CompletionNotifications,
+    long CopyingFallbackSends,
+    int PendingMessages);

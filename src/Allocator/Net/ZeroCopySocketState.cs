@@ -1,0 +1,333 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using NativeZcopy.Native;
+
+namespace NativeZcopy.Net;
+
+/// <summary>
+/// One socket's MSG_ZEROCOPY bookkeeping: whether SO_ZEROCOPY took, the kernel's send numbering, the
+/// messages whose pages the kernel still holds, and the draining of completions from the error queue.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Numbering: the kernel gives every sendmsg call that carries MSG_ZEROCOPY and takes at least one byte
+/// the next number of a per-socket 32-bit counter starting at 0 (a call that fails takes none), and later
+/// queues a notification whose <c>[ee_info, ee_data]</c> range covers the numbers it completes. Sends on
+/// one socket are serialized (<see cref="BeginSend"/> refuses a second one), so each message owns a
+/// contiguous run of numbers, and <see cref="_nextId"/> mirrors the kernel's counter.
+/// </para>
+/// <para>
+/// Draining, without a thread parked or a busy poll: completions are read (non-blocking recvmsg with
+/// MSG_ERRQUEUE) at the start and end of every ZeroCopy send on the socket, when a send hits ENOBUFS, and,
+/// while any message is pending and no send is running, by a timer with back-off: 1 ms after the last
+/// send, doubling up to 64 ms while a tick finds nothing new, back to 1 ms when it finds something. On
+/// loopback the kernel reports completion as the peer's ACK arrives, so a message is usually released
+/// within a tick or two. The timer is the only cost while idle and stops when nothing is pending.
+/// (.NET's epoll engine does see the EPOLLERR a queued notification raises, but offers no hook for it.)
+/// </para>
+/// <para>
+/// Concurrency: every field below is owned by <see cref="_lock"/>. Drains run only under it, and never on
+/// the timer while a send is open: only the sending thread knows how many numbers its open message has
+/// taken, so only it may credit completions to that message. Pages are released outside the lock.
+/// </para>
+/// <para>
+/// A socket closed while messages are pending can no longer be asked about them; their refs are dropped
+/// at the next drain. The kernel took its own references on the pages at send time, so it never reads
+/// unmapped memory, but a folio reissued in place could be rewritten before the kernel finished sending
+/// the queued bytes: wait for <see cref="ZcopySocketStatistics.PendingMessages"/> to reach 0 (or shut the
+/// socket down) before closing it if those bytes matter.
+/// </para>
+/// </remarks>
+internal sealed class ZeroCopySocketState
+{
+    /// <summary>First back-off step of the completion timer, in milliseconds.</summary>
+    private const int FirstPollDelay = 1;
+
+    /// <summary>Longest back-off step of the completion timer, in milliseconds.</summary>
+    private const int MaxPollDelay = 64;
+
+    /// <summary>Each socket's state, living exactly as long as its socket.</summary>
+    private static readonly ConditionalWeakTable<Socket, ZeroCopySocketState> s_states = new();
+
+    /// <summary>The timer's callback, one delegate for every socket.</summary>
+    private static readonly TimerCallback s_onTimer = static state => ((ZeroCopySocketState)state!).OnTimer();
+
+    /// <summary>The socket whose error queue this drains.</summary>
+    private readonly Socket _socket;
+
+    /// <summary>Owns every mutable field below.</summary>
+    private readonly Lock _lock = new();
+
+    /// <summary>Messages waiting for completions, oldest first; the open send's message is last.</summary>
+    private readonly List<PendingZeroCopySend> _pending = [];
+
+    /// <summary>What the socket answered to SO_ZEROCOPY; Success when it took it.</summary>
+    private readonly SocketError _unavailable;
+
+    /// <summary>Drains completions while messages are pending and no send runs; created on first need.</summary>
+    private Timer? _timer;
+
+    /// <summary>The timer's next delay in milliseconds.</summary>
+    private int _pollDelay = FirstPollDelay;
+
+    /// <summary>True while the timer is due to fire.</summary>
+    private bool _timerArmed;
+
+    /// <summary>True while a send is open (between <see cref="BeginSend"/> and <see cref="EndSend"/>).</summary>
+    private bool _sending;
+
+    /// <summary>The kernel's number for this socket's next MSG_ZEROCOPY call.</summary>
+    private uint _nextId;
+
+    private long _zeroCopyCalls;
+    private long _completedCalls;
+    private long _copiedCalls;
+    private long _notifications;
+    private long _fallbackSends;
+
+    private ZeroCopySocketState(Socket socket)
+    {
+        _socket = socket;
+        if (!OperatingSystem.IsLinux())
+        {
+            _unavailable = SocketError.OperationNotSupported;
+            return;
+        }
+
+        _unavailable = LinuxSocketCalls.TryEnableZeroCopy(socket.SafeHandle, out int errno)
+            ? SocketError.Success
+            : LinuxSocketCalls.ToSocketError(errno);
+    }
+
+    /// <summary>True when the socket took SO_ZEROCOPY.</summary>
+    public bool Enabled => _unavailable == SocketError.Success;
+
+    /// <summary>The socket's state, created (and SO_ZEROCOPY asked for, once) on first use.</summary>
+    public static ZeroCopySocketState For(Socket socket) => s_states.GetValue(socket, static s => new ZeroCopySocketState(s));
+
+    /// <summary>The socket's state if a ZeroCopy send ever ran on it.</summary>
+    public static ZeroCopySocketState? Find(Socket socket) => s_states.TryGetValue(socket, out ZeroCopySocketState? state) ? state : null;
+
+    /// <summary>Counts a ZeroCopy message that was sent copying instead.</summary>
+    public void CountFallback()
+    {
+        lock (_lock)
+        {
+            _fallbackSends++;
+        }
+    }
+
+    /// <summary>
+    /// Opens a send of <paramref name="entries"/>: drains what completed so far and records the message
+    /// as pending from the kernel's next number on. The caller must call <see cref="EndSend"/> on every path.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another ZeroCopy send is running on the socket.</exception>
+    public void BeginSend(BioVec[] entries, int count)
+    {
+        PendingZeroCopySend[]? released = null;
+        int releasedCount = 0;
+        lock (_lock)
+        {
+            if (_sending)
+            {
+                throw new InvalidOperationException(
+                    "Another ZeroCopy SendZcopyAsync is still running on this socket; sends on one stream socket must not overlap.");
+            }
+
+            _sending = true;
+            _pending.Add(new PendingZeroCopySend { Entries = entries, Count = count, FirstId = _nextId });
+            DrainLocked(ref released, ref releasedCount);
+        }
+
+        Release(released, releasedCount);
+    }
+
+    /// <summary>Notes that the open send's last call took the kernel's next number.</summary>
+    public void CountCall()
+    {
+        lock (_lock)
+        {
+            CollectionsMarshal.AsSpan(_pending)[^1].Ids++;
+            _nextId++;
+            _zeroCopyCalls++;
+        }
+    }
+
+    /// <summary>Drains completions in the middle of a send (the kernel refused one with ENOBUFS).</summary>
+    public void DrainDuringSend()
+    {
+        PendingZeroCopySend[]? released = null;
+        int releasedCount = 0;
+        lock (_lock)
+        {
+            DrainLocked(ref released, ref releasedCount);
+        }
+
+        Release(released, releasedCount);
+    }
+
+    /// <summary>
+    /// Closes the open send: its message is released now if none of its calls took a number or all are
+    /// complete, and otherwise when the last completion comes in. Arms the timer while anything waits.
+    /// </summary>
+    public void EndSend()
+    {
+        PendingZeroCopySend[]? released = null;
+        int releasedCount = 0;
+        lock (_lock)
+        {
+            CollectionsMarshal.AsSpan(_pending)[^1].Closed = true;
+            _sending = false;
+            DrainLocked(ref released, ref releasedCount);
+            ArmLocked(FirstPollDelay);
+        }
+
+        Release(released, releasedCount);
+    }
+
+    /// <summary>A snapshot of the counters.</summary>
+    public ZcopySocketStatistics GetStatistics()
+    {
+        lock (_lock)
+        {
+            return new ZcopySocketStatistics(
+                _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends, _pending.Count);
+        }
+    }
+
+    /// <summary>
+    /// Reads every queued completion, credits it to its messages, and moves closed, fully completed
+    /// messages to <paramref name="released"/>. If the socket is closed, every closed message goes: the
+    /// kernel will not report on them any more. True when anything was credited or released.
+    /// </summary>
+    private bool DrainLocked(ref PendingZeroCopySend[]? released, ref int releasedCount)
+    {
+        bool progress = false;
+        bool closed = false;
+        if (OperatingSystem.IsLinux())
+        {
+            while (true)
+            {
+                LinuxSocketCalls.ErrorQueueRead read;
+                uint first, last;
+                bool copied;
+                try
+                {
+                    read = LinuxSocketCalls.ReadErrorQueue(_socket.SafeHandle, out first, out last, out copied, out _);
+                }
+                catch (ObjectDisposedException)
+                {
+                    closed = true;
+                    break;
+                }
+
+                if (read == LinuxSocketCalls.ErrorQueueRead.Other)
+                {
+                    continue;
+                }
+
+                if (read != LinuxSocketCalls.ErrorQueueRead.Completion)
+                {
+                    closed = read == LinuxSocketCalls.ErrorQueueRead.Failed && _socket.SafeHandle.IsClosed;
+                    break;
+                }
+
+                long numbers = (long)(last - first) + 1;
+                _notifications++;
+                _completedCalls += numbers;
+                _copiedCalls += copied ? numbers : 0;
+                progress = true;
+                Span<PendingZeroCopySend> pending = CollectionsMarshal.AsSpan(_pending);
+                for (int i = 0; i < pending.Length; i++)
+                {
+                    pending[i].Completed += pending[i].Overlap(first, last);
+                }
+            }
+        }
+        else
+        {
+            closed = _socket.SafeHandle.IsClosed;
+        }
+
+        for (int i = 0; i < _pending.Count; i++)
+        {
+            PendingZeroCopySend send = _pending[i];
+            if (send.Closed && (closed || send.Completed >= send.Ids))
+            {
+                released ??= ArrayPool<PendingZeroCopySend>.Shared.Rent(_pending.Count);
+                released[releasedCount++] = send;
+                _pending.RemoveAt(i--);
+                progress = true;
+            }
+        }
+
+        return progress;
+    }
+
+    /// <summary>Arms the timer if messages wait, no send is open and it is not armed already.</summary>
+    private void ArmLocked(int delay)
+    {
+        if (_pending.Count == 0 || _sending || _timerArmed)
+        {
+            return;
+        }
+
+        _pollDelay = delay;
+        _timerArmed = true;
+        _timer ??= new Timer(s_onTimer, this, Timeout.Infinite, Timeout.Infinite);
+        _timer.Change(delay, Timeout.Infinite);
+    }
+
+    private void OnTimer()
+    {
+        PendingZeroCopySend[]? released = null;
+        int releasedCount = 0;
+        lock (_lock)
+        {
+            _timerArmed = false;
+            if (_sending)
+            {
+                // The open send drains and re-arms when it ends.
+                return;
+            }
+
+            bool progress = DrainLocked(ref released, ref releasedCount);
+            ArmLocked(progress ? FirstPollDelay : Math.Min(_pollDelay * 2, MaxPollDelay));
+        }
+
+        Release(released, releasedCount);
+    }
+
+    /// <summary>
+    /// Drops the refs of completed messages; outside the lock, since a last Put unmaps. Never throws: this
+    /// runs on the timer too, where an exception would end the process. A piece whose page was released
+    /// behind the message's back was refused by NativePages without moving any count; nobody is left to
+    /// tell at this point, so it is skipped.
+    /// </summary>
+    private static void Release(PendingZeroCopySend[]? released, int count)
+    {
+        if (released is null)
+        {
+            return;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            try
+            {
+                ZcopyMessage.ReleaseEntries(released[i].Entries, released[i].Count);
+            }
+            catch (InvalidOperationException)
+            {
+                // See the summary: already refused, nothing moved.
+            }
+        }
+
+        ArrayPool<PendingZeroCopySend>.Shared.Return(released, clearArray: true);
+    }
+}

@@ -1,0 +1,209 @@
+using System;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using static NativeZcopy.Native.Interop.Libc;
+
+namespace NativeZcopy.Native;
+
+/// <summary>
+/// Linux's side of the gathering send: one <c>sendmsg</c> over up to IOV_MAX pieces, SO_ZEROCOPY, and
+/// the zero-copy completions read back from the error queue. Every call is non-blocking for that call
+/// (MSG_DONTWAIT), whatever O_NONBLOCK state .NET left the descriptor in, and holds a reference on the
+/// socket's handle so the descriptor cannot be closed and reused under it.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal static unsafe class LinuxSocketCalls
+{
+    /// <summary>The outcome of reading one entry of the error queue.</summary>
+    public enum ErrorQueueRead
+    {
+        /// <summary>The queue is empty.</summary>
+        Empty,
+
+        /// <summary>A zero-copy completion was read.</summary>
+        Completion,
+
+        /// <summary>Something else was read (an ICMP error, say) and skipped.</summary>
+        Other,
+
+        /// <summary>recvmsg failed with another error.</summary>
+        Failed,
+    }
+
+    /// <summary>
+    /// One <c>sendmsg</c> of <paramref name="entries"/> (at most <see cref="IOV_MAX"/> of them are taken),
+    /// the first starting <paramref name="firstOffset"/> bytes in. Returns the bytes the kernel took, or -1
+    /// with errno in <paramref name="errno"/> (EAGAIN: the send buffer is full).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static nint SendMessage(SafeHandle socket, ReadOnlySpan<BioVec> entries, int firstOffset, bool zeroCopy, out int errno)
+    {
+        int count = Math.Min(entries.Length, IOV_MAX);
+
+        // 16 B per entry, at most 16 KiB: small enough for any thread's stack, and it keeps the hot path
+        // free of managed allocations. The pieces are native and never move, so nothing is pinned.
+        IoVec* iov = stackalloc IoVec[count];
+        for (int i = 0; i < count; i++)
+        {
+            BioVec piece = entries[i];
+            int skip = i == 0 ? firstOffset : 0;
+            iov[i].Base = piece.Address + skip;
+            iov[i].Length = (nuint)(piece.Length - skip);
+        }
+
+        MsgHdr header = default;
+        header.Iov = iov;
+        header.IovLength = (nuint)count;
+        int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (zeroCopy ? MSG_ZEROCOPY : 0);
+
+        bool added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            int fd = (int)socket.DangerousGetHandle();
+            while (true)
+            {
+                nint sent = SendMsg(fd, &header, flags);
+                errno = sent < 0 ? Marshal.GetLastPInvokeError() : 0;
+                if (sent >= 0 || errno != EINTR)
+                {
+                    return sent;
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Sets SO_ZEROCOPY. False with errno when the socket refuses it (a Unix-domain socket does).</summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static bool TryEnableZeroCopy(SafeHandle socket, out int errno)
+    {
+        int one = 1;
+        bool added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            bool enabled = SetSockOpt((int)socket.DangerousGetHandle(), SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(int)) == 0;
+            errno = enabled ? 0 : Marshal.GetLastPInvokeError();
+            return enabled;
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads one entry of the socket's error queue without waiting. For a zero-copy completion, gives the
+    /// inclusive range of send numbers it completes and whether the kernel copied after all.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static ErrorQueueRead ReadErrorQueue(SafeHandle socket, out uint first, out uint last, out bool copied, out int errno)
+    {
+        first = 0;
+        last = 0;
+        copied = false;
+
+        // One completion per read: a cmsghdr and a sock_extended_err fit in 32 bytes; 128 leaves room for
+        // an offender address should a non-zero-copy error come through.
+        const int ControlSize = 128;
+        byte* control = stackalloc byte[ControlSize];
+        MsgHdr header = default;
+        header.Control = control;
+        header.ControlLength = ControlSize;
+
+        bool added = false;
+        nint read;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            int fd = (int)socket.DangerousGetHandle();
+            do
+            {
+                read = RecvMsg(fd, &header, MSG_ERRQUEUE | MSG_DONTWAIT);
+                errno = read < 0 ? Marshal.GetLastPInvokeError() : 0;
+            }
+            while (read < 0 && errno == EINTR);
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+
+        if (read < 0)
+        {
+            return errno == EAGAIN ? ErrorQueueRead.Empty : ErrorQueueRead.Failed;
+        }
+
+        // Walk the control messages as CMSG_FIRSTHDR/CMSG_NXTHDR do: each starts at an 8-byte boundary.
+        nuint used = header.ControlLength;
+        nuint offset = 0;
+        while (offset + (nuint)sizeof(CMsgHdr) <= used)
+        {
+            CMsgHdr* message = (CMsgHdr*)(control + offset);
+            if (message->Length < (nuint)sizeof(CMsgHdr) || offset + message->Length > used)
+            {
+                break;
+            }
+
+            bool isError = (message->Level == SOL_IP && message->Type == IP_RECVERR)
+                || (message->Level == SOL_IPV6 && message->Type == IPV6_RECVERR);
+            if (isError && message->Length >= (nuint)(sizeof(CMsgHdr) + sizeof(SockExtendedErr)))
+            {
+                SockExtendedErr* error = (SockExtendedErr*)(message + 1);
+                if (error->Origin == SO_EE_ORIGIN_ZEROCOPY && error->Errno == 0)
+                {
+                    first = error->Info;
+                    last = error->Data;
+                    copied = (error->Code & SO_EE_CODE_ZEROCOPY_COPIED) != 0;
+                    return ErrorQueueRead.Completion;
+                }
+            }
+
+            offset += (message->Length + 7) & ~(nuint)7;
+        }
+
+        return ErrorQueueRead.Other;
+    }
+
+    /// <summary>The <see cref="SocketError"/> .NET itself reports for a Linux errno from a send.</summary>
+    public static SocketError ToSocketError(int errno) => errno switch
+    {
+        EAGAIN => SocketError.WouldBlock,
+        EINTR => SocketError.Interrupted,
+        EBADF => SocketError.OperationAborted,
+        EFAULT => SocketError.Fault,
+        EINVAL => SocketError.InvalidArgument,
+        ENOMEM or ENOBUFS => SocketError.NoBufferSpaceAvailable,
+        EPIPE => SocketError.Shutdown,
+        ENOTSOCK => SocketError.NotSocket,
+        EMSGSIZE => SocketError.MessageSize,
+        ENOPROTOOPT => SocketError.ProtocolOption,
+        EOPNOTSUPP => SocketError.OperationNotSupported,
+        ENETDOWN => SocketError.NetworkDown,
+        ENETUNREACH => SocketError.NetworkUnreachable,
+        ECONNABORTED => SocketError.ConnectionAborted,
+        ECONNRESET => SocketError.ConnectionReset,
+        ENOTCONN => SocketError.NotConnected,
+        ETIMEDOUT => SocketError.TimedOut,
+        EHOSTUNREACH => SocketError.HostUnreachable,
+        _ => SocketError.SocketError,
+    };
+
+    /// <summary>A <see cref="SocketException"/> naming the call, the errno and its text.</summary>
+    public static SocketException Failure(string call, int errno, string context) =>
+        new((int)ToSocketError(errno), $"{call} failed with errno {errno} ({Marshal.GetPInvokeErrorMessage(errno)}) {context}.");
+}
