@@ -1,0 +1,122 @@
+using System;
+using NativeZcopy.Net;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Net;
+
+public sealed class ZcopyMessageTests
+{
+    [Fact]
+    public void Add_takes_over_the_ref_and_dispose_drops_it_once()
+    {
+        var allocator = new ZcopyAllocator();
+        BioVec run = NativePages.Alloc(10_000);
+        BioVec header = allocator.Alloc(64);
+        var message = new ZcopyMessage(allocator);
+        message.Add(header);
+        message.Add(run);
+        Assert.Equal(2, message.Count);
+        Assert.Equal(10_064, message.Length);
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+
+        message.Dispose();
+        message.Dispose();
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(run));
+        Assert.Equal(0, message.Count);
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void AddRef_takes_a_ref_of_its_own_and_the_caller_keeps_theirs()
+    {
+        BioVec run = NativePages.Alloc(4096);
+        using (var message = new ZcopyMessage())
+        {
+            message.AddRef(run);
+            message.AddRef(run.Slice(100, 50));
+            Assert.Equal(3, NativePages.RefCount(run.Page));
+            Assert.Equal(4146, message.Length);
+        }
+
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+        NativePages.Put(run);
+    }
+
+    [Fact]
+    public unsafe void AddSpliced_inside_a_live_native_page_takes_a_ref_and_copies_nothing()
+    {
+        var allocator = new ZcopyAllocator();
+        BioVec run = NativePages.Alloc(3 * NativePages.OsPageSize);
+        BioVec header = allocator.Alloc(200);
+        long fragmentsBefore = allocator.GetStatistics().FragmentsAllocated;
+        using (var message = new ZcopyMessage(allocator))
+        {
+            // A span across the run's interior page boundaries and one inside an allocator piece.
+            message.AddSpliced(run.AsSpan().Slice(NativePages.OsPageSize - 10, NativePages.OsPageSize + 20));
+            message.AddSpliced(header.AsSpan().Slice(8, 100));
+            Assert.Equal(2, NativePages.RefCount(run.Page));
+            Assert.Equal(fragmentsBefore, allocator.GetStatistics().FragmentsAllocated);
+            Assert.Equal(NativePages.OsPageSize + 120, message.Length);
+        }
+
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+        NativePages.Put(run);
+        NativePages.Put(header);
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void AddSpliced_of_managed_bytes_copies_them_in_fragments_no_larger_than_the_allocator_allows()
+    {
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = NativePages.OsPageSize });
+        byte[] data = new byte[(allocator.MaxFragmentSize * 2) + 7];
+        new Random(5).NextBytes(data);
+        using (var message = new ZcopyMessage(allocator))
+        {
+            message.AddSpliced(data);
+            message.AddSpliced([]);
+            Assert.Equal(3, message.Count);
+            Assert.Equal(data.Length, message.Length);
+            Assert.Equal(3, allocator.GetStatistics().FragmentsAllocated);
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void A_range_running_past_its_native_run_is_not_taken_and_moves_no_count()
+    {
+        // AddSpliced copies such a range; reading past the run could fault, so the decision is checked
+        // on its own: no piece, no ref left behind.
+        int page = NativePages.OsPageSize;
+        BioVec run = NativePages.Alloc(page);
+        Assert.False(NativePages.TryGetRange(run.Page + page - 16, 32, out _));
+        Assert.False(NativePages.TryGetRange(run.Page - 1, 2, out _));
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+
+        Assert.True(NativePages.TryGetRange(run.Page + page - 16, 16, out BioVec tail));
+        Assert.Equal(run.Page, tail.Page);
+        Assert.Equal(page - 16, tail.Offset);
+        Assert.Equal(2, NativePages.RefCount(run.Page));
+        NativePages.Put(tail);
+        NativePages.Put(run);
+    }
+
+    [Fact]
+    public void A_disposed_message_refuses_every_add_and_an_empty_piece_is_refused()
+    {
+        BioVec run = NativePages.Alloc(64);
+        var message = new ZcopyMessage();
+        Assert.Throws<ArgumentException>(() => message.Add(default));
+        Assert.Throws<ArgumentException>(() => message.AddRef(default));
+        message.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => message.Add(run));
+        Assert.Throws<ObjectDisposedException>(() => message.AddRef(run));
+        Assert.Throws<ObjectDisposedException>(() => message.AddSpliced(new byte[3]));
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+        NativePages.Put(run);
+    }
+}

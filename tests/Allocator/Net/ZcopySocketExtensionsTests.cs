@@ -1,0 +1,414 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+using NativeZcopy.Net;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Net;
+
+public sealed class ZcopySocketExtensionsTests
+{
+    /// <summary>How long a test waits for the kernel's zero-copy completions before failing.</summary>
+    private static readonly TimeSpan s_completionTimeout = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData(StreamKind.Tcp, ZcopySendFlags.None)]
+    [InlineData(StreamKind.Unix, ZcopySendFlags.None)]
+    [InlineData(StreamKind.Tcp, ZcopySendFlags.ZeroCopy)]
+    public async Task Thousands_of_mixed_messages_arrive_byte_exact_and_every_ref_comes_back(StreamKind kind, ZcopySendFlags flags)
+    {
+        const int Messages = 2000;
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(kind);
+        var random = new Random(42);
+        var expected = new MemoryStream();
+        var keptRuns = new List<BioVec>();
+        var plans = new List<ZcopyMessage>();
+        for (int m = 0; m < Messages; m++)
+        {
+            var message = new ZcopyMessage(allocator);
+
+            // Header: an allocator fragment, written in place.
+            BioVec header = allocator.Alloc(random.Next(8, 200));
+            random.NextBytes(header.AsSpan());
+            expected.Write(header.AsSpan());
+            message.Add(header);
+
+            // Data: a run of whole pages, either handed over or shared with the test, which keeps its ref.
+            if (random.Next(3) > 0)
+            {
+                BioVec run = NativePages.Alloc(random.Next(1, 3 * NativePages.OsPageSize));
+                random.NextBytes(run.AsSpan());
+                BioVec slice = run.Slice(random.Next(run.Length / 2), run.Length / 3);
+                expected.Write(slice.AsSpan());
+                if (random.Next(2) == 0)
+                {
+                    message.AddRef(slice);
+                    keptRuns.Add(run);
+                }
+                else
+                {
+                    message.Add(slice);
+                }
+            }
+
+            // Managed bytes, copied into fragments; sometimes more than one fragment's worth.
+            byte[] managed = new byte[random.Next(0, m % 50 == 0 ? 70_000 : 600)];
+            random.NextBytes(managed);
+            expected.Write(managed);
+            message.AddSpliced(managed);
+
+            // A trailer spliced from inside a native page: a ref, no copy.
+            if (keptRuns.Count > 0 && random.Next(4) == 0)
+            {
+                BioVec source = keptRuns[^1];
+                ReadOnlySpan<byte> trailer = source.AsSpan().Slice(0, 16);
+                expected.Write(trailer);
+                message.AddSpliced(trailer);
+            }
+
+            plans.Add(message);
+        }
+
+        Task<byte[]> received = pair.ReadExactlyAsync(expected.Length);
+        long sent = 0;
+        foreach (ZcopyMessage message in plans)
+        {
+            long length = message.Length;
+            Assert.Equal(length, await pair.Sender.SendZcopyAsync(message, flags));
+            Assert.Throws<ObjectDisposedException>(() => message.AddSpliced(new byte[1]));
+            sent += length;
+        }
+
+        Assert.Equal(expected.Length, sent);
+        Assert.Equal(expected.ToArray(), await received);
+        await AssertNothingPendingAsync(pair.Sender);
+        if (flags == ZcopySendFlags.ZeroCopy)
+        {
+            ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+            Assert.Equal(SocketError.Success, statistics.ZeroCopyUnavailable);
+            Assert.True(statistics.ZeroCopySendCalls >= Messages - statistics.CopyingFallbackSends);
+            Assert.Equal(statistics.ZeroCopySendCalls, statistics.CompletedSendCalls);
+        }
+
+        AssertReleasedOnce(keptRuns);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Theory]
+    [InlineData(StreamKind.Tcp, ZcopySendFlags.None)]
+    [InlineData(StreamKind.Tcp, ZcopySendFlags.ZeroCopy)]
+    [InlineData(StreamKind.Unix, ZcopySendFlags.None)]
+    public async Task A_message_larger_than_the_socket_buffers_waits_for_a_slow_reader(StreamKind kind, ZcopySendFlags flags)
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(kind, sendBuffer: 64 * 1024, receiveBuffer: 64 * 1024);
+        var (message, expected, runs) = BuildLargeMessage(allocator, runCount: 8, runSize: 1 << 20, seed: 7);
+
+        ValueTask<long> sending = pair.Sender.SendZcopyAsync(message, flags);
+        Assert.False(sending.IsCompleted, "8 MiB cannot fit in 128 KiB of socket buffers: the send must have waited.");
+        byte[] received = await pair.ReadExactlyAsync(expected.Length, chunk: 16 * 1024, pauseEvery: 16);
+        Assert.Equal(expected.Length, await sending);
+        Assert.Equal(expected, received);
+
+        await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+    }
+
+    [Theory]
+    [InlineData(ZcopySendFlags.None)]
+    [InlineData(ZcopySendFlags.ZeroCopy)]
+    public async Task More_entries_than_IOV_MAX_go_out_in_order(ZcopySendFlags flags)
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        var message = new ZcopyMessage(allocator);
+        var expected = new MemoryStream();
+        for (int i = 0; i < 3 * 1024 + 17; i++)
+        {
+            BioVec piece = allocator.Alloc(1 + (i % 97));
+            piece.AsSpan().Fill((byte)(i * 31));
+            expected.Write(piece.AsSpan());
+            message.Add(piece);
+        }
+
+        Assert.Equal(3 * 1024 + 17, message.Count);
+        Task<byte[]> received = pair.ReadExactlyAsync(expected.Length);
+        Assert.Equal(expected.Length, await pair.Sender.SendZcopyAsync(message, flags));
+        Assert.Equal(expected.ToArray(), await received);
+        await AssertNothingPendingAsync(pair.Sender);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Fact]
+    public async Task ZeroCopy_on_loopback_holds_the_refs_until_the_kernel_reports_completion()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        const int Messages = 200;
+        var runs = new List<BioVec>();
+        var expected = new MemoryStream();
+        Task<byte[]> received = pair.ReadExactlyAsync(Messages * (64 + (64 * 1024)));
+        for (int i = 0; i < Messages; i++)
+        {
+            var message = new ZcopyMessage(allocator);
+            BioVec header = allocator.Alloc(64);
+            header.AsSpan().Fill((byte)i);
+            BioVec run = NativePages.Alloc(64 * 1024);
+            run.AsSpan().Fill((byte)~i);
+            expected.Write(header.AsSpan());
+            expected.Write(run.AsSpan());
+            message.Add(header);
+            message.AddRef(run);
+            runs.Add(run);
+            await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+
+            // Until the kernel says otherwise the message's ref stands beside ours.
+            Assert.InRange(NativePages.RefCount(run.Page), 1, 2);
+        }
+
+        Assert.Equal(expected.ToArray(), await received);
+        await AssertNothingPendingAsync(pair.Sender);
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.Equal(SocketError.Success, statistics.ZeroCopyUnavailable);
+        Assert.True(statistics.ZeroCopySendCalls >= Messages - statistics.CopyingFallbackSends);
+        Assert.Equal(statistics.ZeroCopySendCalls, statistics.CompletedSendCalls);
+        Assert.True(statistics.CompletionNotifications > 0);
+
+        // Loopback hands the pages to the receiving socket by copying them, and says so.
+        Assert.True(statistics.CopiedSendCalls > 0, $"loopback should report copies: {statistics}");
+        AssertReleasedOnce(runs);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Fact]
+    public async Task ZeroCopy_on_a_unix_socket_falls_back_to_copying_and_says_so_once()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Unix);
+        var runs = new List<BioVec>();
+        Task<byte[]> received = pair.ReadExactlyAsync(3 * 5000);
+        for (int i = 0; i < 3; i++)
+        {
+            BioVec run = NativePages.Alloc(5000);
+            run.AsSpan().Fill((byte)(i + 1));
+            var message = new ZcopyMessage(allocator);
+            message.AddRef(run);
+            await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+
+            // A copying send drops the message's ref before it completes.
+            Assert.Equal(1, NativePages.RefCount(run.Page));
+            runs.Add(run);
+        }
+
+        byte[] bytes = await received;
+        Assert.Equal(5000, Array.LastIndexOf(bytes, (byte)1) + 1);
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.NotEqual(SocketError.Success, statistics.ZeroCopyUnavailable);
+        Assert.Equal(3, statistics.CopyingFallbackSends);
+        Assert.Equal(0, statistics.ZeroCopySendCalls);
+        AssertReleasedOnce(runs);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Theory]
+    [InlineData(ZcopySendFlags.None)]
+    [InlineData(ZcopySendFlags.ZeroCopy)]
+    public async Task A_peer_reset_mid_send_is_a_socket_exception_and_every_ref_is_released_once(ZcopySendFlags flags)
+    {
+        var allocator = new ZcopyAllocator();
+        var (pair, runs, sending) = await StartStalledSendAsync(allocator, flags, CancellationToken.None);
+        using (pair)
+        {
+            pair.ResetReceiver();
+            SocketException error = await Assert.ThrowsAsync<SocketException>(async () => await sending);
+            Assert.Contains(error.SocketErrorCode, new[] { SocketError.ConnectionReset, SocketError.Shutdown, SocketError.ConnectionAborted });
+            await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+        }
+    }
+
+    [Theory]
+    [InlineData(ZcopySendFlags.None)]
+    [InlineData(ZcopySendFlags.ZeroCopy)]
+    public async Task Cancellation_stops_a_waiting_send_and_releases_the_refs(ZcopySendFlags flags)
+    {
+        var allocator = new ZcopyAllocator();
+        using var cancellation = new CancellationTokenSource();
+        var (pair, runs, sending) = await StartStalledSendAsync(allocator, flags, cancellation.Token);
+        using (pair)
+        {
+            await cancellation.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await sending);
+
+            // Close the connection so the kernel lets go of what it queued, then check every ref came back.
+            pair.ResetReceiver();
+            await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+        }
+    }
+
+    [Fact]
+    public async Task A_token_cancelled_before_the_send_releases_the_message_at_once()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        BioVec run = NativePages.Alloc(100);
+        var message = new ZcopyMessage(allocator);
+        message.AddRef(run);
+        message.AddSpliced(new byte[10]);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pair.Sender.SendZcopyAsync(message, cancellationToken: new CancellationToken(true)));
+        AssertReleasedOnce([run]);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Fact]
+    public async Task Bad_messages_and_bad_sockets_are_refused_and_release_the_message()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+
+        var disposed = new ZcopyMessage(allocator);
+        disposed.AddSpliced(new byte[5]);
+        disposed.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pair.Sender.SendZcopyAsync(disposed));
+
+        var twice = new ZcopyMessage(allocator);
+        twice.AddSpliced(new byte[5]);
+        Task<byte[]> received = pair.ReadExactlyAsync(5);
+        Assert.Equal(5, await pair.Sender.SendZcopyAsync(twice));
+        await received;
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pair.Sender.SendZcopyAsync(twice));
+
+        var runs = new List<BioVec>();
+        using (var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            udp.Connect(new IPEndPoint(IPAddress.Loopback, 9));
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await udp.SendZcopyAsync(MessageSharing(allocator, runs)));
+            Assert.Contains("Dgram", error.Message, StringComparison.Ordinal);
+        }
+
+        using (var unconnected = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await unconnected.SendZcopyAsync(MessageSharing(allocator, runs), ZcopySendFlags.ZeroCopy));
+            Assert.Contains("not connected", error.Message, StringComparison.Ordinal);
+        }
+
+        var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        closed.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await closed.SendZcopyAsync(MessageSharing(allocator, runs)));
+
+        AssertReleasedOnce(runs);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Fact]
+    public async Task Overlapping_ZeroCopy_sends_on_one_socket_are_refused()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 64 * 1024, receiveBuffer: 64 * 1024);
+        var (message, expected, runs) = BuildLargeMessage(allocator, runCount: 4, runSize: 1 << 20, seed: 11);
+        ValueTask<long> first = pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        Assert.False(first.IsCompleted);
+
+        var second = MessageSharing(allocator, runs);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pair.Sender.SendZcopyAsync(second, ZcopySendFlags.ZeroCopy));
+        Assert.Contains("overlap", error.Message, StringComparison.Ordinal);
+
+        Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
+        Assert.Equal(expected.Length, await first);
+        await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+    }
+
+    /// <summary>Starts sending 16 MiB to a peer that does not read, and checks the send had to wait.</summary>
+    private static async Task<(SocketPair Pair, List<BioVec> Runs, ValueTask<long> Sending)> StartStalledSendAsync(
+        ZcopyAllocator allocator, ZcopySendFlags flags, CancellationToken cancellationToken)
+    {
+        SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 64 * 1024, receiveBuffer: 64 * 1024);
+        var (message, _, runs) = BuildLargeMessage(allocator, runCount: 16, runSize: 1 << 20, seed: 3);
+        ValueTask<long> sending = pair.Sender.SendZcopyAsync(message, flags, cancellationToken);
+        Assert.False(sending.IsCompleted, "16 MiB cannot fit in 128 KiB of socket buffers: the send must be waiting.");
+        return (pair, runs, sending);
+    }
+
+    /// <summary>The closing checks of every send test: no message pending, runs back to the test's ref, no folio left.</summary>
+    private static async Task AssertEverythingReleasedAsync(Socket sender, List<BioVec> runs, ZcopyAllocator allocator)
+    {
+        await AssertNothingPendingAsync(sender);
+        AssertReleasedOnce(runs);
+        AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>A header fragment, <paramref name="runCount"/> page runs the test keeps a ref on, and a trailer.</summary>
+    private static (ZcopyMessage Message, byte[] Expected, List<BioVec> Runs) BuildLargeMessage(ZcopyAllocator allocator, int runCount, int runSize, int seed)
+    {
+        var random = new Random(seed);
+        var message = new ZcopyMessage(allocator);
+        var expected = new MemoryStream();
+        var runs = new List<BioVec>();
+        byte[] header = new byte[64];
+        random.NextBytes(header);
+        message.AddSpliced(header);
+        expected.Write(header);
+        for (int i = 0; i < runCount; i++)
+        {
+            BioVec run = NativePages.Alloc(runSize);
+            random.NextBytes(run.AsSpan());
+            message.AddRef(run);
+            expected.Write(run.AsSpan());
+            runs.Add(run);
+        }
+
+        byte[] trailer = new byte[16];
+        random.NextBytes(trailer);
+        message.AddSpliced(trailer);
+        expected.Write(trailer);
+        return (message, expected.ToArray(), runs);
+    }
+
+    /// <summary>A small message sharing a fresh run the test keeps a ref on.</summary>
+    private static ZcopyMessage MessageSharing(ZcopyAllocator allocator, List<BioVec> runs)
+    {
+        BioVec run = NativePages.Alloc(300);
+        runs.Add(run);
+        var message = new ZcopyMessage(allocator);
+        message.AddSpliced(new byte[20]);
+        message.AddRef(run);
+        return message;
+    }
+
+    /// <summary>Waits (bounded) for the kernel to report every zero-copy send on the socket finished.</summary>
+    private static async Task AssertNothingPendingAsync(Socket socket)
+    {
+        DateTime deadline = DateTime.UtcNow + s_completionTimeout;
+        while (socket.GetZcopyStatistics().PendingMessages > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(0, socket.GetZcopyStatistics().PendingMessages);
+    }
+
+    /// <summary>
+    /// Every run the test kept a ref on is back to exactly that ref: the sends dropped theirs once, no more
+    /// (one more drop would have unmapped it) and no less. Then the test's own ref is the last.
+    /// </summary>
+    private static void AssertReleasedOnce(List<BioVec> runs)
+    {
+        foreach (BioVec run in runs)
+        {
+            Assert.Equal(1, NativePages.RefCount(run.Page));
+            NativePages.Put(run);
+            Assert.Throws<InvalidOperationException>(() => NativePages.Put(run));
+        }
+    }
+
+    /// <summary>Every fragment the messages cut came back: once the arenas let go, no folio is left.</summary>
+    private static void AssertNoLiveFolios(ZcopyAllocator allocator)
+    {
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+}
