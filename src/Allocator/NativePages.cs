@@ -281,7 +281,7 @@ public static class NativePages
         nuint offset = (nuint)(address - run.Base);
         if (offset + (nuint)(uint)length > run.Length || offset > int.MaxValue)
         {
-            Release(entry, address);
+            Release(entry, address, 1);
             return false;
         }
 

@@ -130,32 +130,21 @@ public sealed class ZcopyMessage : IDisposable
     }
 
     /// <summary>
-    /// Drops one ref per entry and returns the array to the pool. Every entry is released even if one
-    /// fails; the first failure is rethrown after.
+    /// Drops one ref per entry (neighbouring pieces of one page with one atomic operation) and returns the
+    /// array to the pool. Every entry is released even if one fails; the first failure is rethrown after.
     /// </summary>
     internal static void ReleaseEntries(BioVec[] entries, int count)
     {
-        InvalidOperationException? first = null;
-        for (int i = 0; i < count; i++)
+        try
         {
-            try
-            {
-                NativePages.Put(entries[i]);
-            }
-            catch (InvalidOperationException error)
-            {
-                first ??= error;
-            }
+            NativePages.PutBatch(entries.AsSpan(0, count));
         }
-
-        if (entries.Length > 0)
+        finally
         {
-            ArrayPool<BioVec>.Shared.Return(entries);
-        }
-
-        if (first is not null)
-        {
-            throw first;
+            if (entries.Length > 0)
+            {
+                ArrayPool<BioVec>.Shared.Return(entries);
+            }
         }
     }
 

@@ -10,7 +10,7 @@ internal static partial class Interop
         /// <c>ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags)</c>; used only with MSG_ERRQUEUE
         /// to read zero-copy completions. Bytes read, or -1 with errno (EAGAIN: the queue is empty).
         /// </summary>
-        [LibraryImport(LibraryName, EntryPoint = "recvmsg", SetLastError = true)]
+        [LibraryImport(Libraries.Libc, EntryPoint = "recvmsg", SetLastError = true)]
         internal static unsafe partial nint RecvMsg(int sockfd, MsgHdr* msg, int flags);
     }
 }

@@ -11,7 +11,7 @@ internal static partial class Interop
         /// 0, or -1 with errno. Used for SO_ZEROCOPY, which Socket.SetSocketOption would also pass through
         /// raw, but without giving back the errno that says why a socket refuses it.
         /// </summary>
-        [LibraryImport(LibraryName, EntryPoint = "setsockopt", SetLastError = true)]
+        [LibraryImport(Libraries.Libc, EntryPoint = "setsockopt", SetLastError = true)]
         internal static unsafe partial int SetSockOpt(int sockfd, int level, int optname, void* optval, uint optlen);
     }
 }

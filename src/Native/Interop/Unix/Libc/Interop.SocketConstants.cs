@@ -2,6 +2,10 @@ namespace NativeZcopy.Native;
 
 internal static partial class Interop
 {
+    /// <summary>
+    /// The C library's socket calls and their Linux constants (x86-64 and arm64, LP64); only Linux takes
+    /// these paths.
+    /// </summary>
     internal static partial class Libc
     {
         /// <summary>Most iovec entries one sendmsg accepts: UIO_MAXIOV in linux/uio.h (IOV_MAX in limits.h).</summary>
