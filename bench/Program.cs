@@ -1,6 +1,16 @@
 using System;
 using System.Diagnostics;
+using BenchmarkDotNet.Running;
 using NativeZcopy;
+using NativeZcopy.Bench;
+
+// With arguments, BenchmarkSwitcher over every benchmark class here (e.g. --filter '*SocketSend*'); the
+// suite's own Program (issue 3) replaces this file when it lands.
+if (args.Length > 0)
+{
+    BenchmarkSwitcher.FromAssembly(typeof(SocketSendBenchmarks).Assembly).Run(args);
+    return;
+}
 
 // Placeholder until the benchmark suite lands: a plain timed loop of Alloc+Put pairs against
 // NativeMemory.Alloc+Free, measured now, in this process.

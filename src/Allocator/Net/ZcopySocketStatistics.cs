@@ -16,8 +16,9 @@ namespace NativeZcopy.Net;
 /// (SO_EE_CODE_ZEROCOPY_COPIED): always, on loopback; on a real NIC, when the device cannot gather.</param>
 /// <param name="CompletionNotifications">Error-queue notifications read; the kernel merges consecutive
 /// completions into one range, so this is usually far below <paramref name="CompletedSendCalls"/>.</param>
-/// <param name="CopyingFallbackSends">Messages asked to go ZeroCopy that were sent copying: the socket
-/// does not support it, or the kernel's notification memory was full (ENOBUFS) for a call.</param>
+/// <param name="CopyingFallbackSends">ZeroCopy requests served by copying: every message sent on a socket
+/// that refused SO_ZEROCOPY, plus every single sendmsg call the kernel refused with ENOBUFS (its
+/// notification memory for the socket was full) and that was then made without MSG_ZEROCOPY.</param>
 /// <param name="PendingMessages">Messages whose pages the kernel still holds: their refs are not yet dropped.</param>
 public readonly record struct ZcopySocketStatistics(
     SocketError ZeroCopyUnavailable,

@@ -233,7 +233,7 @@ internal sealed class ZeroCopySocketState
 
                 if (read != LinuxSocketCalls.ErrorQueueRead.Completion)
                 {
-                    closed = read == LinuxSocketCalls.ErrorQueueRead.Failed && _socket.SafeHandle.IsClosed;
+                    closed = read == LinuxSocketCalls.ErrorQueueRead.Failed && IsSocketClosed();
                     break;
                 }
 
@@ -251,7 +251,7 @@ internal sealed class ZeroCopySocketState
         }
         else
         {
-            closed = _socket.SafeHandle.IsClosed;
+            closed = IsSocketClosed();
         }
 
         for (int i = 0; i < _pending.Count; i++)
@@ -267,6 +267,19 @@ internal sealed class ZeroCopySocketState
         }
 
         return progress;
+    }
+
+    /// <summary>True once the socket's handle is closed; never throws, since it runs on the timer too.</summary>
+    private bool IsSocketClosed()
+    {
+        try
+        {
+            return _socket.SafeHandle.IsClosed;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
     }
 
     /// <summary>Arms the timer if messages wait, no send is open and it is not armed already.</summary>
