@@ -186,6 +186,25 @@ public sealed class ZcopySocketExtensionsTests
     }
 
     [Fact]
+    public async Task ZeroCopy_messages_still_pending_when_the_socket_is_closed_are_released()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 64 * 1024);
+        var (message, expected, runs) = BuildLargeMessage(allocator, runCount: 1, runSize: 512 * 1024, seed: 13);
+
+        // The send buffer takes the whole message, but the peer's window cannot: part of it stays
+        // unacknowledged, so the kernel cannot report the send complete while nobody reads.
+        Assert.Equal(expected.Length, await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy));
+        Assert.Equal(1, pair.Sender.GetZcopyStatistics().PendingMessages);
+
+        // Closed with the completion still to come: the error queue goes with the socket, so the message
+        // is released without it. The kernel keeps its own references and still delivers every byte.
+        pair.Sender.Dispose();
+        await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+        Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
+    }
+
+    [Fact]
     public async Task ZeroCopy_on_a_unix_socket_falls_back_to_copying_and_says_so_once()
     {
         var allocator = new ZcopyAllocator();
