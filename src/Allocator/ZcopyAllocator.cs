@@ -31,6 +31,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>The largest folio: 1 GiB keeps a folio's byte offsets and its full share within an int.</summary>
     private const int MaxFolioSize = 1 << 30;
 
+    /// <summary>The name <see cref="Shared"/> reports under in the metrics.</summary>
+    public const string SharedName = "shared";
+
     /// <summary>The process-wide allocator with default options, created on first use.</summary>
     private static ZcopyAllocator? s_shared;
 
@@ -85,6 +88,9 @@ public sealed class ZcopyAllocator : IDisposable
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
+
+        // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
+        Metrics.AllocatorRegistry.Register(this, options.Name);
     }
 
     /// <summary>The process-wide allocator with default options. Disposing it does nothing.</summary>
@@ -95,7 +101,7 @@ public sealed class ZcopyAllocator : IDisposable
             ZcopyAllocator? shared = Volatile.Read(ref s_shared);
             if (shared is null)
             {
-                var created = new ZcopyAllocator();
+                var created = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = SharedName });
                 shared = Interlocked.CompareExchange(ref s_shared, created, null) ?? created;
             }
 

@@ -20,4 +20,11 @@ public sealed class ZcopyAllocatorOptions
 
     /// <summary>Every piece starts at a multiple of this: a power of two, at most the OS page size.</summary>
     public int Alignment { get; init; } = DefaultAlignment;
+
+    /// <summary>
+    /// The value of the <c>nativezcopy.allocator</c> tag this allocator's metrics carry. When null, an
+    /// allocator is named <c>allocator-N</c> in creation order (<see cref="ZcopyAllocator.Shared"/> is
+    /// <c>shared</c>).
+    /// </summary>
+    public string? Name { get; init; }
 }

@@ -82,8 +82,14 @@ internal static class PageSideTable
     /// <summary>Live runs (registered, not yet unregistered), for statistics and consistency checks.</summary>
     private static int s_liveRuns;
 
+    /// <summary>Bytes of all runs registered now (the metrics' process total). Owned by <see cref="s_registrationLock"/>.</summary>
+    private static long s_bytesMapped;
+
     /// <summary>Number of runs currently registered.</summary>
     public static int LiveRuns => Volatile.Read(ref s_liveRuns);
+
+    /// <summary>Bytes of all runs currently registered: every folio and page run NativeZcopy has mapped.</summary>
+    public static long BytesMapped => Volatile.Read(ref s_bytesMapped);
 
     /// <summary>log2 of the OS page size.</summary>
     public static int PageShift => s_pageShift;
@@ -157,6 +163,10 @@ internal static class PageSideTable
             }
 
             s_liveRuns++;
+
+            // Metrics: mapped bytes, process-wide and per owner.
+            Volatile.Write(ref s_bytesMapped, s_bytesMapped + (long)length);
+            owner.AddBytesMapped((long)length);
         }
 
         return entry;
@@ -187,6 +197,10 @@ internal static class PageSideTable
         WriteSlots(run.Base, run.Length, entry, 0);
         lock (s_registrationLock)
         {
+            // Metrics: mapped bytes, process-wide and per owner.
+            Volatile.Write(ref s_bytesMapped, s_bytesMapped - (long)run.Length);
+            run.Owner?.AddBytesMapped(-(long)run.Length);
+
             run.Owner = null;
             run.Base = 0;
             run.Length = 0;
