@@ -31,7 +31,6 @@ internal static class AllocatorRegistry
     {
         name ??= "allocator-" + Interlocked.Increment(ref s_unnamed).ToString(CultureInfo.InvariantCulture);
         s_allocators.AddOrUpdate(allocator, new AllocatorRegistration(name, new PageRunOwner(PageSource.Os)));
-        ZcopyMetrics.EnsureStaticMeter();
     }
 
     /// <summary>The owner of page runs rented through pools over <paramref name="allocator"/>.</summary>
