@@ -80,7 +80,7 @@ public static class NativePages
             throw NotNative(address);
         }
 
-        Release(entry, address);
+        Release(entry, address, 1);
     }
 
     /// <summary>
@@ -89,7 +89,45 @@ public static class NativePages
     /// </summary>
     /// <exception cref="InvalidOperationException">The piece is empty or its page was already released.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Put(in BioVec piece) => Release(EntryOf(piece), piece.Address);
+    public static void Put(in BioVec piece) => Release(EntryOf(piece), piece.Address, 1);
+
+    /// <summary>
+    /// Drops the reference each piece holds. Neighbouring pieces of the same page (a message's pieces cut
+    /// in order) cost one atomic operation together, not one each. Every valid piece is released even
+    /// when some are not; then the first failure is thrown.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A piece is empty, or its page was already released or
+    /// holds fewer references than the pieces claim; the message names it.</exception>
+    public static void PutBatch(ReadOnlySpan<BioVec> pieces)
+    {
+        Exception? first = null;
+        int start = 0;
+        while (start < pieces.Length)
+        {
+            BioVec head = pieces[start];
+            int end = start + 1;
+            while (end < pieces.Length && pieces[end].Page == head.Page && pieces[end].Generation == head.Generation)
+            {
+                end++;
+            }
+
+            try
+            {
+                Release(EntryOf(head), head.Address, end - start);
+            }
+            catch (InvalidOperationException error)
+            {
+                first ??= error;
+            }
+
+            start = end;
+        }
+
+        if (first is not null)
+        {
+            throw first;
+        }
+    }
 
     /// <summary>True when <paramref name="address"/> lies inside a live run of this layer.</summary>
     public static bool IsNativePage(nint address) => RefCount(address) > 0;
@@ -164,7 +202,7 @@ public static class NativePages
             int count = PageSideTable.CountOfState(seen);
             if (PageSideTable.GenerationOfState(seen) != generation || count <= 0)
             {
-                throw Released(address);
+                throw Released(address, 1, seen);
             }
 
             if (count == int.MaxValue)
@@ -183,23 +221,24 @@ public static class NativePages
     }
 
     /// <summary>
-    /// -1 on a live run; the thread that takes it to zero hands it to its owner. Same compare-and-swap
-    /// discipline as <see cref="AddRef"/>: a count never goes below zero and a dead run stays dead.
+    /// Drops <paramref name="refs"/> on a live run; the thread that takes it to zero hands it to its owner.
+    /// Same compare-and-swap discipline as <see cref="AddRef"/>: a count never goes below zero (a release
+    /// of more refs than the run has is refused whole) and a dead run stays dead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Release(long entry, nint address)
+    private static void Release(long entry, nint address, int refs)
     {
         ref PageRun run = ref PageSideTable.Run(entry);
         uint generation = PageSideTable.GenerationOf(entry);
         long seen = Volatile.Read(ref run.State);
         while (true)
         {
-            if (PageSideTable.GenerationOfState(seen) != generation || PageSideTable.CountOfState(seen) <= 0)
+            if (PageSideTable.GenerationOfState(seen) != generation || PageSideTable.CountOfState(seen) < refs)
             {
-                throw Released(address);
+                throw Released(address, refs, seen);
             }
 
-            long witnessed = Interlocked.CompareExchange(ref run.State, seen - 1, seen);
+            long witnessed = Interlocked.CompareExchange(ref run.State, seen - refs, seen);
             if (witnessed == seen)
             {
                 break;
@@ -208,7 +247,7 @@ public static class NativePages
             seen = witnessed;
         }
 
-        if (PageSideTable.CountOfState(seen) == 1)
+        if (PageSideTable.CountOfState(seen) == refs)
         {
             run.Owner!.OnFinalRelease(entry);
         }
@@ -217,8 +256,11 @@ public static class NativePages
     private static InvalidOperationException NotNative(nint address) =>
         new($"Address 0x{address:X} lies in no live native page: it is foreign memory, or its page was already released.");
 
-    private static InvalidOperationException Released(nint address) =>
-        new($"The page holding 0x{address:X} has no references left: it was already released.");
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static InvalidOperationException Released(nint address, int refs, long state) =>
+        PageSideTable.CountOfState(state) <= 0 || refs == 1
+            ? new($"The page holding 0x{address:X} has no references left: it was already released.")
+            : new($"The page holding 0x{address:X} has {PageSideTable.CountOfState(state)} references, fewer than the {refs} being released.");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowStale(in BioVec piece) =>

@@ -31,6 +31,12 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>The largest folio: 1 GiB keeps a folio's byte offsets and its full share within an int.</summary>
     private const int MaxFolioSize = 1 << 30;
 
+    /// <summary>
+    /// The most folios an arena may retain: 1024 x 64 KiB is 64 MiB per arena, already more than a server
+    /// would want pinned per processor; the bound also keeps the stash's linear search short.
+    /// </summary>
+    private const int MaxRetainedFoliosPerArena = 1024;
+
     /// <summary>The name <see cref="Shared"/> reports under in the metrics.</summary>
     public const string SharedName = "shared";
 
@@ -80,11 +86,22 @@ public sealed class ZcopyAllocator : IDisposable
                 nameof(options));
         }
 
+        int retained = options.RetainedFoliosPerArena;
+        if ((uint)retained > MaxRetainedFoliosPerArena)
+        {
+            throw new ArgumentException(
+                $"RetainedFoliosPerArena {retained} must be from 0 to {MaxRetainedFoliosPerArena}.", nameof(options));
+        }
+
         int arenaCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, processors));
+        PageMapOptions mapOptions =
+            (options.PrefaultFolios ? PageMapOptions.Prefault : PageMapOptions.None) |
+            (options.TransparentHugePages ? PageMapOptions.HugePages : PageMapOptions.None);
         _arenas = new Arena[arenaCount];
         _arenaMask = arenaCount - 1;
         _alignmentMask = alignment - 1;
-        _owner = new FolioOwner(source, folioSize, alignment);
+        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions);
+        RetainedFoliosPerArena = retained;
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
@@ -117,6 +134,9 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>The largest piece: half a folio, as in the seed, so a folio always yields at least two.</summary>
     public int MaxFragmentSize { get; }
+
+    /// <summary>Folios per arena kept mapped for reuse after their last reference goes (0: none).</summary>
+    public int RetainedFoliosPerArena { get; }
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;
@@ -153,6 +173,55 @@ public sealed class ZcopyAllocator : IDisposable
         return _arenas[Thread.GetCurrentProcessorId() & _arenaMask].TryAlloc(size, fullSize, _owner, throwOnFailure: false, out fragment);
     }
 
+    /// <summary>
+    /// Allocates one piece per entry of <paramref name="sizes"/> into <paramref name="pieces"/>, taking the
+    /// arena lock once for all the pieces the current folio can hold (a message's header, trailer and
+    /// padding cost one lock, not three). Either every piece is allocated or none is kept.
+    /// </summary>
+    /// <returns>The number of pieces written: <c>sizes.Length</c>.</returns>
+    /// <exception cref="ArgumentException"><paramref name="pieces"/> is shorter than <paramref name="sizes"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not in 1..<see cref="MaxFragmentSize"/>; the message names its index.</exception>
+    /// <exception cref="OutOfMemoryException">The OS refused a folio; the pieces already cut were released.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed; the pieces already cut were released.</exception>
+    public int AllocBatch(ReadOnlySpan<int> sizes, Span<BioVec> pieces)
+    {
+        if (pieces.Length < sizes.Length)
+        {
+            throw new ArgumentException($"{pieces.Length} slots cannot hold {sizes.Length} pieces.", nameof(pieces));
+        }
+
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            if ((uint)(sizes[i] - 1) >= (uint)MaxFragmentSize)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(sizes), sizes[i], $"sizes[{i}] = {sizes[i]}: a piece must be 1 to {MaxFragmentSize} bytes.");
+            }
+        }
+
+        int done = 0;
+        try
+        {
+            while (done < sizes.Length)
+            {
+                ref Arena arena = ref _arenas[Thread.GetCurrentProcessorId() & _arenaMask];
+                done += arena.CarveRun(sizes[done..], _alignmentMask, pieces[done..]);
+                if (done < sizes.Length)
+                {
+                    pieces[done] = Alloc(sizes[done]); // the folio is full: move on, one piece at a time
+                    done++;
+                }
+            }
+        }
+        catch
+        {
+            NativePages.PutBatch(pieces[..done]);
+            throw;
+        }
+
+        return done;
+    }
+
     /// <summary>Allocates a piece the size of <paramref name="source"/> and copies it in.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is empty or longer than <see cref="MaxFragmentSize"/>.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
@@ -175,7 +244,30 @@ public sealed class ZcopyAllocator : IDisposable
             reused += _arenas[i].ReusedInPlace;
         }
 
-        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize);
+        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize)
+        {
+            FoliosRetained = _owner.FoliosRetained,
+        };
+    }
+
+    /// <summary>
+    /// Gives back to the OS every folio kept for reuse and every arena's unused spare. Folios in use are
+    /// untouched. Returns how many folios were unmapped.
+    /// </summary>
+    public int Trim()
+    {
+        int trimmed = 0;
+        for (int i = 0; i < _arenas.Length; i++)
+        {
+            long spare = _arenas[i].TakeSpare();
+            if (spare != 0)
+            {
+                _owner.UnmapExclusive(spare);
+                trimmed++;
+            }
+        }
+
+        return trimmed + _owner.TrimRetained();
     }
 
     /// <summary>
@@ -194,6 +286,8 @@ public sealed class ZcopyAllocator : IDisposable
         {
             _arenas[i].Drain(_owner);
         }
+
+        _owner.TrimRetained();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -22,6 +22,26 @@ public sealed class ZcopyAllocatorOptions
     public int Alignment { get; init; } = DefaultAlignment;
 
     /// <summary>
+    /// Up to this many folios per arena whose last reference was dropped are kept mapped for reuse instead
+    /// of unmapped (0, the default, unmaps at once: the design's policy). At most
+    /// <c>RetainedFoliosPerArena x FolioSize x ArenaCount</c> bytes are held this way; <see cref="ZcopyAllocator.Trim"/>
+    /// and <see cref="ZcopyAllocator.Dispose"/> give them back. From 0 to 1024.
+    /// </summary>
+    public int RetainedFoliosPerArena { get; init; }
+
+    /// <summary>
+    /// Fault each fresh folio in with the map call itself (Linux: MAP_POPULATE, one system call) instead of
+    /// one page fault per page on first touch. On by default: see docs/benchmarks.md for the measurement.
+    /// </summary>
+    public bool PrefaultFolios { get; init; } = true;
+
+    /// <summary>
+    /// For folios that are a whole number of 2 MiB, align them to 2 MiB and ask the kernel for transparent
+    /// huge pages (Linux: MADV_HUGEPAGE). A hint; ignored for smaller folios and on other systems.
+    /// </summary>
+    public bool TransparentHugePages { get; init; } = true;
+
+    /// <summary>
     /// The value of the <c>nativezcopy.allocator</c> tag this allocator's metrics carry. When null, an
     /// allocator is named <c>allocator-N</c> in creation order (<see cref="ZcopyAllocator.Shared"/> is
     /// <c>shared</c>).

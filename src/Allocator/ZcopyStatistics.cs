@@ -15,7 +15,10 @@ public readonly record struct ZcopyStatistics(
     long FragmentsAllocated,
     int FolioSize)
 {
-    /// <summary>Folios mapped now: held by an arena or by a piece still referenced.</summary>
+    /// <summary>Folios whose pieces are all released, kept mapped for reuse (retention); part of <see cref="LiveFolios"/>.</summary>
+    public long FoliosRetained { get; init; }
+
+    /// <summary>Folios mapped now: held by an arena, by a piece still referenced, or retained for reuse.</summary>
     public long LiveFolios => FoliosMapped - FoliosUnmapped;
 
     /// <summary>Bytes of folios mapped now.</summary>

@@ -21,7 +21,13 @@ internal abstract class PageSource
     /// </summary>
     public abstract nint TryMap(nuint length, out int error);
 
-    /// <summary>Returns a whole mapping made by <see cref="TryMap"/> to the OS. False with the OS error on failure.</summary>
+    /// <summary>
+    /// <see cref="TryMap(nuint, out int)"/> with hints. Sources that cannot honour a hint ignore it; the
+    /// result is the same memory either way, only its first-touch cost differs.
+    /// </summary>
+    public virtual nint TryMap(nuint length, PageMapOptions options, out int error) => TryMap(length, out error);
+
+    /// <summary>Returns a whole mapping made by <c>TryMap</c> to the OS. False with the OS error on failure.</summary>
     public abstract bool TryUnmap(nint address, nuint length, out int error);
 
     /// <summary>A human-readable name for an error code this source reported, for exception messages.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Runtime.Versioning;
 using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
@@ -43,5 +44,57 @@ public sealed class UnixPageSourceTests
         nint address = PageSource.Os.TryMap((nuint)1 << 60, out int error);
         Assert.Equal(0, address);
         Assert.Equal("ENOMEM", PageSource.Os.DescribeError(error));
+    }
+
+    [Fact]
+    public void Prefault_populates_every_page_in_the_map_call()
+    {
+        PageSource os = PageSource.Os;
+        nuint length = 64 * 1024;
+        nint lazy = os.TryMap(length, PageMapOptions.None, out _);
+        nint eager = os.TryMap(length, PageMapOptions.Prefault, out _);
+        try
+        {
+            Assert.Equal(0, ResidentPages(lazy, length));
+            Assert.Equal(16, ResidentPages(eager, length));
+        }
+        finally
+        {
+            Assert.True(os.TryUnmap(lazy, length, out _));
+            Assert.True(os.TryUnmap(eager, length, out _));
+        }
+    }
+
+    [Fact]
+    public void Huge_page_mappings_are_2_MiB_aligned_and_marked_for_THP()
+    {
+        PageSource os = PageSource.Os;
+        nuint length = 4 * 1024 * 1024;
+        nint address = os.TryMap(length, PageMapOptions.HugePages, out int error);
+        Assert.NotEqual(0, address);
+        try
+        {
+            Assert.Equal(0, address % (2 * 1024 * 1024));
+            Assert.True(ProcMaps.IsMapped(address, (long)length));
+            string mode = System.IO.File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+            if (!mode.Contains("[never]", StringComparison.Ordinal))
+            {
+                Assert.Equal(1, ProcSmaps.Field(address, "THPeligible"));
+            }
+        }
+        finally
+        {
+            Assert.True(os.TryUnmap(address, length, out error));
+        }
+
+        Assert.True(ProcMaps.IsUnmapped(address, (long)length));
+    }
+
+    /// <summary>How many pages of the range are resident, by the kernel's own count (mincore).</summary>
+    private static int ResidentPages(nint address, nuint length)
+    {
+        byte[] vector = new byte[(int)(length / (nuint)PageSource.Os.PageSize)];
+        Assert.Equal(0, Mono.Unix.Native.Syscall.mincore(address, length, vector));
+        return vector.Count(b => (b & 1) != 0);
     }
 }

@@ -105,6 +105,38 @@ internal struct Arena
     }
 
     /// <summary>
+    /// Breaks off as many pieces of <paramref name="sizes"/> as the current folio fits under one lock
+    /// acquisition, writing them to <paramref name="pieces"/>. Returns how many it cut (possibly 0); the
+    /// caller takes the rest one at a time, which moves to the next folio.
+    /// </summary>
+    public int CarveRun(ReadOnlySpan<int> sizes, int alignmentMask, Span<BioVec> pieces)
+    {
+        Enter();
+        int used = _used;
+        int limit = _limit;
+        uint generation = PageSideTable.GenerationOf(_folioEntry);
+        int count = 0;
+        for (; count < sizes.Length; count++)
+        {
+            int size = sizes[count];
+            int fullSize = (size + alignmentMask) & ~alignmentMask;
+            if (limit - used < fullSize)
+            {
+                break;
+            }
+
+            pieces[count] = new BioVec(_folio, used, size, generation);
+            used += fullSize;
+        }
+
+        _used = used;
+        _bias -= count;
+        _fragmentsAllocated += count;
+        Exit();
+        return count;
+    }
+
+    /// <summary>
     /// The current folio cannot fit the piece. Entered with the lock held; returns with it released.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -164,6 +196,13 @@ internal struct Arena
             {
                 Adopt(fresh, owner);
                 fresh = 0;
+                continue;
+            }
+
+            long retained = owner.TryTakeRetained(Thread.GetCurrentProcessorId());
+            if (retained != 0)
+            {
+                Adopt(retained, owner);
                 continue;
             }
 
@@ -255,6 +294,16 @@ internal struct Arena
                 FolioOwner.ReleaseShare(spare, owner.FullShare);
             }
         }
+    }
+
+    /// <summary>Takes the spare out of the arena, for Trim; the caller then holds its full share. 0 if none.</summary>
+    public long TakeSpare()
+    {
+        Enter();
+        long spare = _spareEntry;
+        _spareEntry = 0;
+        Exit();
+        return spare;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

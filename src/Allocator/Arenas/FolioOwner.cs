@@ -20,11 +20,19 @@ internal sealed class FolioOwner : PageRunOwner
     /// <summary>1 once the allocator is disposed. Written once with Interlocked, read under an arena lock.</summary>
     private int _disposed;
 
-    /// <summary>Creates the owner of folios of <paramref name="folioSize"/> bytes cut at <paramref name="alignment"/>.</summary>
-    public FolioOwner(PageSource source, int folioSize, int alignment)
+    /// <summary>Dead folios kept for reuse (retention); no slots under the default policy.</summary>
+    private readonly FolioStash _stash;
+
+    /// <summary>
+    /// Creates the owner of folios of <paramref name="folioSize"/> bytes cut at <paramref name="alignment"/>,
+    /// keeping up to <paramref name="retainedPerArena"/> dead folios per arena for reuse.
+    /// </summary>
+    public FolioOwner(PageSource source, int folioSize, int alignment, int arenas, int retainedPerArena, PageMapOptions mapOptions)
         : base(source)
     {
         FolioSize = folioSize;
+        MapOptions = mapOptions;
+        _stash = new FolioStash(arenas, retainedPerArena);
 
         // The arena's bulk share (the kernel's pagecnt_bias): one ref per piece the folio could ever hold
         // plus one for the arena itself, so the share can never run out before the folio does, and the
@@ -34,6 +42,12 @@ internal sealed class FolioOwner : PageRunOwner
 
     /// <summary>Bytes per folio.</summary>
     public int FolioSize { get; }
+
+    /// <summary>How fresh folios are mapped (prefaulted, huge pages).</summary>
+    public PageMapOptions MapOptions { get; }
+
+    /// <summary>Dead folios currently kept for reuse.</summary>
+    public long FoliosRetained => _stash.Count;
 
     /// <summary>References a folio is registered with, all of them the adopting arena's.</summary>
     public int FullShare { get; }
@@ -56,7 +70,7 @@ internal sealed class FolioOwner : PageRunOwner
     /// </summary>
     public long TryMapFolio(out int error)
     {
-        nint address = Source.TryMap((nuint)FolioSize, out error);
+        nint address = Source.TryMap((nuint)FolioSize, MapOptions, out error);
         if (address == 0)
         {
             return 0;
@@ -93,6 +107,66 @@ internal sealed class FolioOwner : PageRunOwner
         {
             run.Owner!.OnFinalRelease(entry);
         }
+    }
+
+    /// <summary>
+    /// A dead folio the stash kept, reissued with a full share for the arena that asked, or 0 when the
+    /// stash is empty. No system call: safe under an arena lock.
+    /// </summary>
+    public long TryTakeRetained(int arena)
+    {
+        if (_stash.IsDisabled)
+        {
+            return 0;
+        }
+
+        long entry = _stash.TryPop(arena);
+        return entry == 0 ? 0 : PageSideTable.Reissue(entry, FullShare);
+    }
+
+    /// <summary>
+    /// The last reference is gone: keep the folio for reuse if the policy allows and the stash has room,
+    /// else unmap it.
+    /// </summary>
+    public override void OnFinalRelease(long entry)
+    {
+        if (!_stash.IsDisabled && !IsDisposed && _stash.TryPush(Thread.GetCurrentProcessorId(), entry))
+        {
+            // Dispose may have emptied the stash between our check and our push. If so, whichever of us
+            // takes the entry back out owns it: if it is us, unmap it here.
+            if (!IsDisposed || !_stash.TryRemove(entry))
+            {
+                return;
+            }
+        }
+
+        ReleaseToOs(entry);
+    }
+
+    /// <summary>
+    /// Unmaps every folio the stash holds; returns how many. Each is owned by the thread that pops it.
+    /// </summary>
+    public int TrimRetained()
+    {
+        int trimmed = 0;
+        for (long entry = _stash.TryPop(0); entry != 0; entry = _stash.TryPop(0))
+        {
+            ReleaseToOs(entry);
+            trimmed++;
+        }
+
+        return trimmed;
+    }
+
+    /// <summary>
+    /// Unmaps a folio this thread holds every reference of (a spare with its full share), bypassing the
+    /// stash: used by Trim, which exists to give memory back.
+    /// </summary>
+    public void UnmapExclusive(long entry)
+    {
+        ref PageRun run = ref PageSideTable.Run(entry);
+        Volatile.Write(ref run.State, (long)((ulong)PageSideTable.GenerationOf(entry) << 32));
+        ReleaseToOs(entry);
     }
 
     /// <inheritdoc/>

@@ -19,6 +19,9 @@ internal static class ZcopyInstruments
         meter.CreateObservableUpDownCounter(
             ZcopyMetrics.FoliosLive, static () => Observe(static s => s.LiveFolios), "{folio}",
             "Folios mapped now, held by an arena or by pieces still referenced.");
+        meter.CreateObservableUpDownCounter(
+            ZcopyMetrics.FoliosRetained, static () => Observe(static s => s.FoliosRetained), "{folio}",
+            "Folios with every piece back, kept mapped for reuse; part of the live folios.");
         meter.CreateObservableCounter(
             ZcopyMetrics.FoliosMapped, static () => Observe(static s => s.FoliosMapped), "{folio}",
             "Folios ever mapped from the OS.");

@@ -32,7 +32,9 @@ namespace NativeZcopy;
 /// <item><c>nativezcopy.memory.mapped</c> (By, up-down): bytes mapped now, an allocator's folios plus the page
 /// runs rented through <see cref="ZcopyMemoryPool"/>s over it; runs from <see cref="NativePages.Alloc(int)"/>
 /// are reported under the tag value <see cref="NativePagesTagValue"/>.</item>
-/// <item><c>nativezcopy.folios.live</c> (up-down): folios mapped now.</item>
+/// <item><c>nativezcopy.folios.live</c> (up-down): folios mapped now; <c>nativezcopy.folios.retained</c>
+/// (up-down): those of them kept mapped for reuse with no piece in them
+/// (<see cref="ZcopyAllocatorOptions.RetainedFoliosPerArena"/>).</item>
 /// <item><c>nativezcopy.folios.mapped</c>, <c>nativezcopy.folios.unmapped</c>, <c>nativezcopy.folios.reused</c>
 /// (counters): folios ever mapped, unmapped, and reissued in place.</item>
 /// <item><c>nativezcopy.fragments.allocated</c> (counter): pieces ever handed out.</item>
@@ -57,6 +59,9 @@ public static class ZcopyMetrics
 
     /// <summary>Folios currently mapped (up-down counter).</summary>
     public const string FoliosLive = "nativezcopy.folios.live";
+
+    /// <summary>Folios whose pieces are all back, kept mapped for reuse (up-down counter; part of <see cref="FoliosLive"/>).</summary>
+    public const string FoliosRetained = "nativezcopy.folios.retained";
 
     /// <summary>Folios ever mapped (counter).</summary>
     public const string FoliosMapped = "nativezcopy.folios.mapped";

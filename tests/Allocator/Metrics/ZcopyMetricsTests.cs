@@ -18,7 +18,7 @@ public sealed class ZcopyMetricsTests
 {
     private static readonly string[] s_instruments =
     [
-        ZcopyMetrics.MemoryMapped, ZcopyMetrics.FoliosLive, ZcopyMetrics.FoliosMapped,
+        ZcopyMetrics.MemoryMapped, ZcopyMetrics.FoliosLive, ZcopyMetrics.FoliosRetained, ZcopyMetrics.FoliosMapped,
         ZcopyMetrics.FoliosUnmapped, ZcopyMetrics.FoliosReused, ZcopyMetrics.FragmentsAllocated,
     ];
 
@@ -27,12 +27,13 @@ public sealed class ZcopyMetricsTests
     {
         string name = "metrics-" + Guid.NewGuid().ToString("N");
         using var recorder = new MetricsRecorder(meter => meter.Scope is null);
-        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name });
+        // Pieces enough to fill several folios, which are retained for reuse once all their pieces are back.
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, RetainedFoliosPerArena = 8 });
         using var pool = new ZcopyMemoryPool(allocator);
         var pieces = new List<BioVec>();
         for (int i = 0; i < 100; i++)
         {
-            pieces.Add(allocator.Alloc(100));
+            pieces.Add(allocator.Alloc(4000));
         }
 
         IMemoryOwner<byte> run = pool.Rent(100_000);
@@ -42,6 +43,7 @@ public sealed class ZcopyMetricsTests
         ZcopyStatistics statistics = allocator.GetStatistics();
         Assert.Equal(statistics.BytesMapped + runBytes, measured[ZcopyMetrics.MemoryMapped].Value);
         Assert.Equal(statistics.LiveFolios, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.Equal(statistics.FoliosRetained, measured[ZcopyMetrics.FoliosRetained].Value);
         Assert.Equal(statistics.FoliosMapped, measured[ZcopyMetrics.FoliosMapped].Value);
         Assert.Equal(0, measured[ZcopyMetrics.FoliosUnmapped].Value);
         Assert.Equal(statistics.FoliosReusedInPlace, measured[ZcopyMetrics.FoliosReused].Value);
@@ -60,10 +62,17 @@ public sealed class ZcopyMetricsTests
         }
 
         run.Dispose();
+        measured = Single(recorder.Collect(), name);
+        statistics = allocator.GetStatistics();
+        Assert.Equal(statistics.FoliosRetained, measured[ZcopyMetrics.FoliosRetained].Value);
+        Assert.Equal(statistics.LiveFolios, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.True(statistics.FoliosRetained > 0, "no folio was retained");
+
         allocator.Dispose();
         measured = Single(recorder.Collect(), name);
         Assert.Equal(0, measured[ZcopyMetrics.MemoryMapped].Value);
         Assert.Equal(0, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.Equal(0, measured[ZcopyMetrics.FoliosRetained].Value);
         Assert.Equal(measured[ZcopyMetrics.FoliosMapped].Value, measured[ZcopyMetrics.FoliosUnmapped].Value);
         Assert.Equal(100, measured[ZcopyMetrics.FragmentsAllocated].Value);
     }

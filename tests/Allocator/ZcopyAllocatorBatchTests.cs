@@ -1,0 +1,112 @@
+using System;
+using System.Linq;
+using NativeZcopy.Native;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator;
+
+public sealed class ZcopyAllocatorBatchTests
+{
+    [Fact]
+    public void AllocBatch_cuts_every_size_in_order_across_folio_boundaries()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096 }, source, processors: 1);
+        int[] sizes = [64, 1000, 2000, 13, 1500, 1500, 1500, 8];
+        var pieces = new BioVec[sizes.Length + 2];
+
+        Assert.Equal(sizes.Length, allocator.AllocBatch(sizes, pieces));
+
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            Assert.Equal(sizes[i], pieces[i].Length);
+            Assert.Equal(0, pieces[i].Address % 8);
+            pieces[i].AsSpan().Fill((byte)(i + 1));
+        }
+
+        Assert.Equal(pieces[0].Page, pieces[2].Page);     // 64 + 1000 + 2000 fit one 4 KiB folio
+        Assert.NotEqual(pieces[0].Page, pieces[4].Page);
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            Assert.True(pieces[i].AsSpan().IndexOfAnyExcept((byte)(i + 1)) < 0, $"piece {i} overlaps another");
+        }
+
+        Assert.True(pieces[sizes.Length].IsEmpty);
+        Assert.Equal(sizes.Length, allocator.GetStatistics().FragmentsAllocated);
+        NativePages.PutBatch(pieces.AsSpan(0, sizes.Length));
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void AllocBatch_refuses_bad_arguments_before_allocating_anything()
+    {
+        using var allocator = new ZcopyAllocator();
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => allocator.AllocBatch([8, 16, 0, 4], new BioVec[4]));
+        Assert.Contains("sizes[2] = 0", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => allocator.AllocBatch([40000], new BioVec[1]));
+        Assert.Throws<ArgumentException>(() => allocator.AllocBatch([8, 8, 8], new BioVec[2]));
+        Assert.Equal(0, allocator.GetStatistics().FragmentsAllocated);
+        Assert.Equal(0, allocator.AllocBatch([], []));
+    }
+
+    [Fact]
+    public void AllocBatch_that_runs_out_of_memory_midway_releases_what_it_cut()
+    {
+        var source = new FaultInjectingPageSource { FailMapNumber = 2 };
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096 }, source, processors: 1);
+        var pieces = new BioVec[6];
+
+        Assert.Throws<OutOfMemoryException>(() => allocator.AllocBatch([2000, 2000, 2000, 2000, 2000, 2000], pieces));
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void PutBatch_drops_one_ref_per_piece_grouping_neighbours_of_a_page()
+    {
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions(), PageSource.Os, processors: 1);
+        BioVec run = NativePages.Alloc(8192);
+        NativePages.Get(run);
+        var pieces = new BioVec[5];
+        allocator.AllocBatch([10, 20, 30, 40, 50], pieces);
+        int before = NativePages.RefCount(pieces[0].Page);
+
+        NativePages.PutBatch([pieces[0], pieces[1], run, pieces[2], run]);
+
+        Assert.Equal(before - 3, NativePages.RefCount(pieces[0].Page));
+        Assert.False(NativePages.IsNativePage(run.Page));
+        NativePages.PutBatch(pieces.AsSpan(3));
+        Assert.Equal(before - 5, NativePages.RefCount(pieces[0].Page));
+    }
+
+    [Fact]
+    public void PutBatch_releases_every_valid_piece_then_reports_the_first_bad_one()
+    {
+        BioVec a = NativePages.Alloc(100);
+        BioVec b = NativePages.Alloc(100);
+        BioVec gone = NativePages.Alloc(100);
+        NativePages.Put(gone);
+
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.PutBatch([a, gone, default, b]));
+
+        Assert.Contains(gone.ToString(), error.Message, StringComparison.Ordinal);
+        Assert.False(NativePages.IsNativePage(a.Page));
+        Assert.False(NativePages.IsNativePage(b.Page));
+    }
+
+    [Fact]
+    public void PutBatch_of_more_refs_than_a_page_holds_is_refused_whole()
+    {
+        BioVec run = NativePages.Alloc(100);
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.PutBatch([run, run, run]));
+        Assert.Contains("fewer than the 3", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+        NativePages.PutBatch([run]);
+        Assert.Equal(0, NativePages.RefCount(run.Page));
+        Assert.True(Enumerable.Range(0, 1).All(_ => !NativePages.IsNativePage(run.Address)));
+    }
+}
