@@ -2,8 +2,15 @@ using System;
 using System.Diagnostics;
 using NativeZcopy;
 
-// Placeholder until the benchmark suite lands: a plain timed loop of Alloc+Put pairs against
-// NativeMemory.Alloc+Free, measured now, in this process.
+// Placeholder until the benchmark suite lands: with arguments, BenchmarkDotNet over every benchmark class
+// of this assembly (for example --filter '*MetricsOverhead*'); without, a plain timed loop of Alloc+Put
+// pairs against NativeMemory.Alloc+Free, measured now, in this process.
+if (args.Length > 0)
+{
+    BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(NativeZcopy.Bench.MetricsOverheadBenchmarks).Assembly).Run(args);
+    return;
+}
+
 const int Pairs = 5_000_000;
 using var allocator = new ZcopyAllocator();
 for (int round = 0; round < 3; round++)
