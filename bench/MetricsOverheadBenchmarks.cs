@@ -11,6 +11,7 @@ namespace NativeZcopy.Bench;
 /// instrument once, over every live allocator of this process).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class MetricsOverheadBenchmarks : IDisposable
 {
     /// <summary>Pieces per invocation; per-op figures are per Alloc+Put pair.</summary>

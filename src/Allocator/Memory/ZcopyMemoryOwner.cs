@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.SideTable;
@@ -134,7 +135,15 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
 
         // The generation check inside Get refuses the piece if the owner was disposed by another thread
         // and its page released since the check above: the handle never revives a released page.
-        NativePages.Get(_piece);
+        try
+        {
+            NativePages.Get(_piece);
+        }
+        catch (InvalidOperationException) when (IsDisposed)
+        {
+            ThrowDisposed();
+        }
+
         return new MemoryHandle((void*)(_piece.Address + elementIndex), default, this);
     }
 
@@ -169,6 +178,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
         }
     }
 
+    [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowDisposed() => throw new ObjectDisposedException(nameof(ZcopyMemoryOwner), $"{this} was already disposed; its memory may belong to someone else now.");
 }
