@@ -20,7 +20,7 @@ namespace NativeZcopy;
 /// </para>
 /// <para>
 /// <b>Which meter.</b> Until <see cref="CreateMeter"/> is called, a static meter publishes the instruments
-/// from the library's first use on (the first allocator or page run). An application with dependency injection passes its
+/// from the library's first mapping on (the first folio or page run). An application with dependency injection passes its
 /// <see cref="IMeterFactory"/> to <see cref="CreateMeter"/> instead: the instruments then live on the
 /// factory's meter, and the static one is disposed so that a listener subscribing by name sees every
 /// measurement once.
@@ -114,7 +114,7 @@ public static class ZcopyMetrics
     /// <summary>The meter's version: the library's assembly version.</summary>
     private static string? Version => typeof(ZcopyMetrics).Assembly.GetName().Version?.ToString();
 
-    /// <summary>Creates the static meter unless it exists or a factory was given. Called as page owners are created.</summary>
+    /// <summary>Creates the static meter unless it exists or a factory was given. Called as runs are registered.</summary>
     internal static void EnsureStaticMeter()
     {
         if (Volatile.Read(ref s_staticMeter) is not null || Volatile.Read(ref s_factoryGiven))

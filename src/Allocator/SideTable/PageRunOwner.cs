@@ -14,13 +14,7 @@ internal class PageRunOwner
     private long _bytesMapped;
 
     /// <summary>Creates an owner that returns runs to <paramref name="source"/>.</summary>
-    public PageRunOwner(PageSource source)
-    {
-        Source = source;
-
-        // Metrics: whatever maps pages first (NativePages, an allocator) publishes the NativeZcopy meter.
-        ZcopyMetrics.EnsureStaticMeter();
-    }
+    public PageRunOwner(PageSource source) => Source = source;
 
     /// <summary>The page source the owner's runs were mapped from, and are unmapped to.</summary>
     public PageSource Source { get; }

@@ -137,6 +137,10 @@ internal static class PageSideTable
     /// </summary>
     public static long Register(nint address, nuint length, int initialCount, PageRunOwner owner)
     {
+        // Metrics: the first mapping publishes the NativeZcopy meter (one volatile read afterwards). Here,
+        // outside every lock and type initializer, because publishing calls listeners' callbacks.
+        ZcopyMetrics.EnsureStaticMeter();
+
         ulong firstPage = (ulong)address >> s_pageShift;
         ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
         if ((lastPage >> LeafBits) >= (ulong)s_leaves.Length)

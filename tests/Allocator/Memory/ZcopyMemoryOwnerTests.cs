@@ -118,10 +118,23 @@ public sealed class ZcopyMemoryOwnerTests
             }
         }
 
-        var other = new Thread(DisposeAll);
+        // A broken dispose could throw on the other thread: carry that into the test instead of crashing the host.
+        Exception? failure = null;
+        var other = new Thread(() =>
+        {
+            try
+            {
+                DisposeAll();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
         other.Start();
         DisposeAll();
         other.Join();
+        Assert.Null(failure);
 
         foreach (nint folio in folios)
         {
