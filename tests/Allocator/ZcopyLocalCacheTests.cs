@@ -25,15 +25,10 @@ public sealed class ZcopyLocalCacheTests
             pieces.Add(piece);
         }
 
-        var ordered = pieces.OrderBy(p => p.Address).ToList();
-        for (int i = 1; i < ordered.Count; i++)
-        {
-            Assert.True(ordered[i - 1].Address + ordered[i - 1].Length <= ordered[i].Address, $"{ordered[i - 1]} overlaps {ordered[i]}");
-        }
-
+        PieceAssert.Disjoint(pieces);
+        PieceAssert.FilledWithIndex(pieces);
         for (int i = 0; i < pieces.Count; i++)
         {
-            Assert.True(pieces[i].AsSpan().IndexOfAnyExcept((byte)i) < 0, $"piece {i} was overwritten");
             if (i % 2 == 0)
             {
                 cache.Put(pieces[i]);
