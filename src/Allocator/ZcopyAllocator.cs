@@ -55,6 +55,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>Maps, counts and unmaps this allocator's folios.</summary>
     private readonly FolioOwner _owner;
 
+    /// <summary>This allocator's folio owner, for local caches.</summary>
+    internal FolioOwner Owner => _owner;
+
     /// <summary>Creates an allocator with its own arenas and folios.</summary>
     /// <exception cref="ArgumentException">A folio size or alignment that is not a power of two, a folio
     /// below the OS page size or above 1 GiB, or an alignment above the OS page size.</exception>
@@ -222,6 +225,12 @@ public sealed class ZcopyAllocator : IDisposable
         return done;
     }
 
+    /// <summary>
+    /// A single-owner cache over this allocator that cuts and releases its own pieces with no lock and no
+    /// atomic operation (see <see cref="ZcopyLocalCache"/>). Dispose it before the allocator.
+    /// </summary>
+    public ZcopyLocalCache CreateLocalCache() => new(this);
+
     /// <summary>Allocates a piece the size of <paramref name="source"/> and copies it in.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is empty or longer than <see cref="MaxFragmentSize"/>.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
@@ -244,7 +253,7 @@ public sealed class ZcopyAllocator : IDisposable
             reused += _arenas[i].ReusedInPlace;
         }
 
-        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize)
+        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments + _owner.CachedFragments, FolioSize)
         {
             FoliosRetained = _owner.FoliosRetained,
         };

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using NativeZcopy.Native;
 
@@ -98,24 +99,31 @@ internal static class PageSideTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Find(nint address)
     {
-        ulong page = (ulong)address >> s_pageShift;
-        ulong root = page >> LeafBits;
+        nuint page = (nuint)address >> s_pageShift;
+        nuint root = page >> LeafBits;
         long[]?[] leaves = s_leaves;
-        if (root >= (ulong)leaves.Length)
+        if (root >= (nuint)leaves.Length)
         {
             return 0;
         }
 
-        long[]? leaf = Volatile.Read(ref leaves[root]);
-        return leaf is null ? 0 : Volatile.Read(ref leaf[page & ((1 << LeafBits) - 1)]);
+        // Unchecked indexing: root was just compared with the root's length, and every leaf is exactly
+        // 2^LeafBits slots long, which the mask keeps the leaf index below.
+        long[]? leaf = Volatile.Read(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(leaves), root));
+        return leaf is null
+            ? 0
+            : Volatile.Read(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(leaf), page & ((1 << LeafBits) - 1)));
     }
 
     /// <summary>The descriptor an entry names. The entry must be non-zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref PageRun Run(long entry)
     {
-        int index = (int)(uint)entry - 1;
-        return ref s_chunks[index >> ChunkBits]![index & ((1 << ChunkBits) - 1)];
+        // Unchecked indexing: a non-zero entry was issued by Register for an index below 2^MaxRunsBits,
+        // whose chunk exists (chunks are never freed) and is exactly 2^ChunkBits descriptors long.
+        uint index = (uint)entry - 1;
+        PageRun[] chunk = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_chunks), index >> ChunkBits)!;
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(chunk), index & ((1 << ChunkBits) - 1));
     }
 
     /// <summary>The generation an entry was issued under.</summary>
