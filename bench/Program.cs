@@ -1,19 +1,16 @@
 using System;
 using System.Diagnostics;
-using BenchmarkDotNet.Running;
 using NativeZcopy;
-using NativeZcopy.Bench;
 
-// With arguments, BenchmarkSwitcher over every benchmark class here (e.g. --filter '*SocketSend*'); the
-// suite's own Program (issue 3) replaces this file when it lands.
+// Placeholder until the benchmark suite lands: with arguments, BenchmarkDotNet over every benchmark class
+// of this assembly (for example --filter '*MetricsOverhead*'); without, a plain timed loop of Alloc+Put
+// pairs against NativeMemory.Alloc+Free, measured now, in this process.
 if (args.Length > 0)
 {
-    BenchmarkSwitcher.FromAssembly(typeof(SocketSendBenchmarks).Assembly).Run(args);
+    BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(NativeZcopy.Bench.MetricsOverheadBenchmarks).Assembly).Run(args);
     return;
 }
 
-// Placeholder until the benchmark suite lands: a plain timed loop of Alloc+Put pairs against
-// NativeMemory.Alloc+Free, measured now, in this process.
 const int Pairs = 5_000_000;
 using var allocator = new ZcopyAllocator();
 for (int round = 0; round < 3; round++)

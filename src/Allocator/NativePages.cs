@@ -20,6 +20,9 @@ public static class NativePages
     /// <summary>Runs mapped by <see cref="Alloc(int)"/> are unmapped straight back to the OS.</summary>
     private static readonly PageRunOwner s_osOwner = new(PageSource.Os);
 
+    /// <summary>The owner of runs from <see cref="Alloc(int)"/>, for the metrics.</summary>
+    internal static PageRunOwner OsOwner => s_osOwner;
+
     /// <summary>Size in bytes of one OS page; runs are whole numbers of them.</summary>
     public static int OsPageSize { get; } = PageSource.Os.PageSize;
 

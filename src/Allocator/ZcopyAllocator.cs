@@ -37,6 +37,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// </summary>
     private const int MaxRetainedFoliosPerArena = 1024;
 
+    /// <summary>The name <see cref="Shared"/> reports under in the metrics.</summary>
+    public const string SharedName = "shared";
+
     /// <summary>The process-wide allocator with default options, created on first use.</summary>
     private static ZcopyAllocator? s_shared;
 
@@ -51,6 +54,9 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>Maps, counts and unmaps this allocator's folios.</summary>
     private readonly FolioOwner _owner;
+
+    /// <summary>This allocator's folio owner, for local caches.</summary>
+    internal FolioOwner Owner => _owner;
 
     /// <summary>Creates an allocator with its own arenas and folios.</summary>
     /// <exception cref="ArgumentException">A folio size or alignment that is not a power of two, a folio
@@ -102,6 +108,9 @@ public sealed class ZcopyAllocator : IDisposable
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
+
+        // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
+        Metrics.AllocatorRegistry.Register(this, options.Name);
     }
 
     /// <summary>The process-wide allocator with default options. Disposing it does nothing.</summary>
@@ -112,7 +121,7 @@ public sealed class ZcopyAllocator : IDisposable
             ZcopyAllocator? shared = Volatile.Read(ref s_shared);
             if (shared is null)
             {
-                var created = new ZcopyAllocator();
+                var created = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = SharedName });
                 shared = Interlocked.CompareExchange(ref s_shared, created, null) ?? created;
             }
 
@@ -216,6 +225,12 @@ public sealed class ZcopyAllocator : IDisposable
         return done;
     }
 
+    /// <summary>
+    /// A single-owner cache over this allocator that cuts and releases its own pieces with no lock and no
+    /// atomic operation (see <see cref="ZcopyLocalCache"/>). Dispose it before the allocator.
+    /// </summary>
+    public ZcopyLocalCache CreateLocalCache() => new(this);
+
     /// <summary>Allocates a piece the size of <paramref name="source"/> and copies it in.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is empty or longer than <see cref="MaxFragmentSize"/>.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
@@ -238,7 +253,7 @@ public sealed class ZcopyAllocator : IDisposable
             reused += _arenas[i].ReusedInPlace;
         }
 
-        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize)
+        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments + _owner.CachedFragments, FolioSize)
         {
             FoliosRetained = _owner.FoliosRetained,
         };

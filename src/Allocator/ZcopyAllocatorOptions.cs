@@ -40,4 +40,11 @@ public sealed class ZcopyAllocatorOptions
     /// huge pages (Linux: MADV_HUGEPAGE). A hint; ignored for smaller folios and on other systems.
     /// </summary>
     public bool TransparentHugePages { get; init; } = true;
+
+    /// <summary>
+    /// The value of the <c>nativezcopy.allocator</c> tag this allocator's metrics carry. When null, an
+    /// allocator is named <c>allocator-N</c> in creation order (<see cref="ZcopyAllocator.Shared"/> is
+    /// <c>shared</c>).
+    /// </summary>
+    public string? Name { get; init; }
 }

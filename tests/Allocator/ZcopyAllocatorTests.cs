@@ -46,17 +46,9 @@ public sealed class ZcopyAllocatorTests
             pieces.Add(piece);
         }
 
-        var ordered = pieces.OrderBy(p => p.Address).ToList();
-        for (int i = 1; i < ordered.Count; i++)
-        {
-            Assert.True(ordered[i - 1].Address + ordered[i - 1].Length <= ordered[i].Address, $"{ordered[i - 1]} overlaps {ordered[i]}");
-        }
-
-        for (int i = 0; i < pieces.Count; i++)
-        {
-            Assert.True(pieces[i].AsSpan().IndexOfAnyExcept((byte)i) < 0, $"piece {i} was overwritten");
-            NativePages.Put(pieces[i]);
-        }
+        PieceAssert.Disjoint(pieces);
+        PieceAssert.FilledWithIndex(pieces);
+        NativePages.PutBatch(pieces.ToArray());
     }
 
     [Theory]

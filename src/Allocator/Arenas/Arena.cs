@@ -309,7 +309,8 @@ internal struct Arena
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Enter()
     {
-        if (Interlocked.CompareExchange(ref _spinLock, 1, 0) != 0)
+        // A plain exchange (test-and-set) is the cheapest locked instruction for an uncontended acquire.
+        if (Interlocked.Exchange(ref _spinLock, 1) != 0)
         {
             EnterContended();
         }
@@ -325,7 +326,7 @@ internal struct Arena
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
-        while (Volatile.Read(ref _spinLock) != 0 || Interlocked.CompareExchange(ref _spinLock, 1, 0) != 0);
+        while (Volatile.Read(ref _spinLock) != 0 || Interlocked.Exchange(ref _spinLock, 1) != 0);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

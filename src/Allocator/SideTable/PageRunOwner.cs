@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using NativeZcopy.Native;
 
 namespace NativeZcopy.SideTable;
@@ -9,11 +10,20 @@ namespace NativeZcopy.SideTable;
 /// </summary>
 internal class PageRunOwner
 {
+    /// <summary>Bytes of this owner's runs registered now. Changed only by <see cref="AddBytesMapped"/>.</summary>
+    private long _bytesMapped;
+
     /// <summary>Creates an owner that returns runs to <paramref name="source"/>.</summary>
     public PageRunOwner(PageSource source) => Source = source;
 
     /// <summary>The page source the owner's runs were mapped from, and are unmapped to.</summary>
     public PageSource Source { get; }
+
+    /// <summary>Bytes of this owner's runs currently registered in the side table (for the metrics).</summary>
+    public long BytesMapped => Volatile.Read(ref _bytesMapped);
+
+    /// <summary>Called by <see cref="PageSideTable"/> as it registers (+) and unregisters (-) a run of this owner.</summary>
+    internal void AddBytesMapped(long delta) => Interlocked.Add(ref _bytesMapped, delta);
 
     /// <summary>
     /// Called once, on the thread whose <c>Put</c> took the count from 1 to 0. The run is dead (count 0,

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using NativeZcopy.Native;
 
@@ -82,8 +83,14 @@ internal static class PageSideTable
     /// <summary>Live runs (registered, not yet unregistered), for statistics and consistency checks.</summary>
     private static int s_liveRuns;
 
+    /// <summary>Bytes of all runs registered now (the metrics' process total). Owned by <see cref="s_registrationLock"/>.</summary>
+    private static long s_bytesMapped;
+
     /// <summary>Number of runs currently registered.</summary>
     public static int LiveRuns => Volatile.Read(ref s_liveRuns);
+
+    /// <summary>Bytes of all runs currently registered: every folio and page run NativeZcopy has mapped.</summary>
+    public static long BytesMapped => Volatile.Read(ref s_bytesMapped);
 
     /// <summary>log2 of the OS page size.</summary>
     public static int PageShift => s_pageShift;
@@ -92,24 +99,31 @@ internal static class PageSideTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static long Find(nint address)
     {
-        ulong page = (ulong)address >> s_pageShift;
-        ulong root = page >> LeafBits;
+        nuint page = (nuint)address >> s_pageShift;
+        nuint root = page >> LeafBits;
         long[]?[] leaves = s_leaves;
-        if (root >= (ulong)leaves.Length)
+        if (root >= (nuint)leaves.Length)
         {
             return 0;
         }
 
-        long[]? leaf = Volatile.Read(ref leaves[root]);
-        return leaf is null ? 0 : Volatile.Read(ref leaf[page & ((1 << LeafBits) - 1)]);
+        // Unchecked indexing: root was just compared with the root's length, and every leaf is exactly
+        // 2^LeafBits slots long, which the mask keeps the leaf index below.
+        long[]? leaf = Volatile.Read(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(leaves), root));
+        return leaf is null
+            ? 0
+            : Volatile.Read(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(leaf), page & ((1 << LeafBits) - 1)));
     }
 
     /// <summary>The descriptor an entry names. The entry must be non-zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref PageRun Run(long entry)
     {
-        int index = (int)(uint)entry - 1;
-        return ref s_chunks[index >> ChunkBits]![index & ((1 << ChunkBits) - 1)];
+        // Unchecked indexing: a non-zero entry was issued by Register for an index below 2^MaxRunsBits,
+        // whose chunk exists (chunks are never freed) and is exactly 2^ChunkBits descriptors long.
+        uint index = (uint)entry - 1;
+        PageRun[] chunk = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_chunks), index >> ChunkBits)!;
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(chunk), index & ((1 << ChunkBits) - 1));
     }
 
     /// <summary>The generation an entry was issued under.</summary>
@@ -131,6 +145,10 @@ internal static class PageSideTable
     /// </summary>
     public static long Register(nint address, nuint length, int initialCount, PageRunOwner owner)
     {
+        // Metrics: the first mapping publishes the NativeZcopy meter (one volatile read afterwards). Here,
+        // outside every lock and type initializer, because publishing calls listeners' callbacks.
+        ZcopyMetrics.EnsureStaticMeter();
+
         ulong firstPage = (ulong)address >> s_pageShift;
         ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
         if ((lastPage >> LeafBits) >= (ulong)s_leaves.Length)
@@ -157,6 +175,10 @@ internal static class PageSideTable
             }
 
             s_liveRuns++;
+
+            // Metrics: mapped bytes, process-wide and per owner.
+            Volatile.Write(ref s_bytesMapped, s_bytesMapped + (long)length);
+            owner.AddBytesMapped((long)length);
         }
 
         return entry;
@@ -187,6 +209,10 @@ internal static class PageSideTable
         WriteSlots(run.Base, run.Length, entry, 0);
         lock (s_registrationLock)
         {
+            // Metrics: mapped bytes, process-wide and per owner.
+            Volatile.Write(ref s_bytesMapped, s_bytesMapped - (long)run.Length);
+            run.Owner?.AddBytesMapped(-(long)run.Length);
+
             run.Owner = null;
             run.Base = 0;
             run.Length = 0;

@@ -1,0 +1,184 @@
+using System;
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using NativeZcopy.SideTable;
+
+namespace NativeZcopy;
+
+/// <summary>
+/// A <see cref="MemoryManager{T}"/> over one piece of native memory (an allocator piece or a page run) that
+/// owns exactly one reference on the piece's page. Its <see cref="Memory"/> goes wherever a
+/// <see cref="Memory{T}"/> goes; <see cref="Dispose(bool)"/> gives the reference back.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Lifetime rules</b> (the <see cref="Memory{T}"/> usage guidelines): the owner has exactly one owner at a
+/// time, the code that rented or created it. Ownership moves by passing the owner object, never by passing
+/// its <see cref="Memory{T}"/>: a consumer handed only the <see cref="Memory{T}"/> may use it until it
+/// returns or until the owner tells it otherwise, and must not keep it. Whoever owns the owner last disposes
+/// it exactly once; disposing it again is a no-op, and two threads disposing it at once drop the reference
+/// once. After disposal, <see cref="GetSpan"/>, <see cref="Memory"/>, <see cref="Pin"/> and every
+/// <see cref="Memory{T}"/> made from this owner throw <see cref="ObjectDisposedException"/> instead of
+/// touching memory that may already be unmapped or reissued to someone else. A <see cref="Span{T}"/>
+/// taken before disposal is a raw view and is not checked: do not keep spans across a dispose.
+/// </para>
+/// <para>
+/// <b>Pinning.</b> The memory is native and never moves, so <see cref="Pin"/> pins nothing on the GC heap:
+/// it takes one more reference on the page (<see cref="NativePages.Get(in BioVec)"/>) and returns a
+/// <see cref="MemoryHandle"/> whose disposal drops exactly that reference. A pinned address therefore
+/// stays valid even if the owner is disposed first; the page is unmapped when the last of the owner and
+/// its handles lets go. Dispose each handle once (a copied <see cref="MemoryHandle"/> struct disposed twice
+/// drops two references, as with any <see cref="IPinnable"/>).
+/// </para>
+/// <para>
+/// A leaked owner is not finalized: its page stays mapped until the process exits. A finalizer would put a
+/// cost on every rent for the sake of a bug, so NativeZcopy does not have one.
+/// </para>
+/// </remarks>
+public sealed class ZcopyMemoryOwner : MemoryManager<byte>
+{
+    /// <summary>The piece whose one page reference this owner holds. Never changes.</summary>
+    private readonly BioVec _piece;
+
+    /// <summary>1 once disposed; set once with <see cref="Interlocked.Exchange(ref int, int)"/>.</summary>
+    private int _disposed;
+
+    /// <summary>
+    /// Takes over the reference <paramref name="piece"/> holds: from now on the owner drops it, and the
+    /// caller must not <see cref="NativePages.Put(in BioVec)"/> the piece itself.
+    /// </summary>
+    /// <exception cref="ArgumentException">The piece is empty, or its page was already released.</exception>
+    public ZcopyMemoryOwner(BioVec piece)
+        : this(piece, validate: true)
+    {
+    }
+
+    /// <summary>
+    /// Takes over the reference <paramref name="piece"/> holds, checking that the piece is live only when
+    /// <paramref name="validate"/> is set: the pool skips the check for a piece it has just allocated.
+    /// </summary>
+    internal ZcopyMemoryOwner(BioVec piece, bool validate)
+    {
+        if (validate)
+        {
+            long entry = PageSideTable.Find(piece.Page);
+            if (piece.IsEmpty || entry == 0 || PageSideTable.GenerationOf(entry) != piece.Generation)
+            {
+                throw new ArgumentException(
+                    piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} belongs to a page that was already released.",
+                    nameof(piece));
+            }
+        }
+
+        _piece = piece;
+    }
+
+    /// <summary>
+    /// The piece this owner holds, for native gather lists (<see cref="BioVec.Address"/>). It shares the
+    /// owner's reference: valid until the owner is disposed, unless the caller takes its own with
+    /// <see cref="NativePages.Get(in BioVec)"/>.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The owner was disposed.</exception>
+    public BioVec Piece
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _piece;
+        }
+    }
+
+    /// <summary>The piece's length in bytes; readable after disposal too.</summary>
+    public int Length => _piece.Length;
+
+    /// <summary>True once the owner has been disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>The piece as <see cref="Memory{T}"/>, valid until the owner is disposed.</summary>
+    /// <exception cref="ObjectDisposedException">The owner was disposed.</exception>
+    public override Memory<byte> Memory
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return CreateMemory(_piece.Length);
+        }
+    }
+
+    /// <summary>The piece's bytes. Every <see cref="Memory{T}.Span"/> of this owner's memory comes through here.</summary>
+    /// <exception cref="ObjectDisposedException">The owner was disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public override Span<byte> GetSpan()
+    {
+        ThrowIfDisposed();
+        return _piece.AsSpan();
+    }
+
+    /// <summary>
+    /// The native address of byte <paramref name="elementIndex"/>, kept valid by a page reference of its own
+    /// until the returned handle is disposed. No GC pinning happens: the memory never moves.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementIndex"/> lies outside the piece.</exception>
+    /// <exception cref="ObjectDisposedException">The owner was disposed.</exception>
+    public override unsafe MemoryHandle Pin(int elementIndex = 0)
+    {
+        ThrowIfDisposed();
+
+        // Index == Length is allowed: pinning an empty slice at the end of the memory is legal.
+        if ((uint)elementIndex > (uint)_piece.Length)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(elementIndex), elementIndex, $"The index must lie in 0..{_piece.Length}.");
+        }
+
+        // The generation check inside Get refuses the piece if the owner was disposed by another thread
+        // and its page released since the check above: the handle never revives a released page.
+        try
+        {
+            NativePages.Get(_piece);
+        }
+        catch (InvalidOperationException) when (IsDisposed)
+        {
+            ThrowDisposed();
+        }
+
+        return new MemoryHandle((void*)(_piece.Address + elementIndex), default, this);
+    }
+
+    /// <summary>
+    /// Drops the reference one <see cref="Pin"/> took. The owner is the handle's <see cref="IPinnable"/>,
+    /// and <see cref="_piece"/> never changes, so this releases a reference on exactly the page Pin
+    /// referenced, whether or not the owner was disposed in between.
+    /// </summary>
+    public override void Unpin() => NativePages.Put(_piece);
+
+    /// <summary>
+    /// Drops the owner's reference, once: the first caller to flip <see cref="_disposed"/> does it, every
+    /// other call (a second dispose, a racing thread) does nothing.
+    /// </summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            NativePages.Put(_piece);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"ZcopyMemoryOwner({_piece}{(IsDisposed ? ", disposed" : string.Empty)})";
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(ZcopyMemoryOwner), $"{this} was already disposed; its memory may belong to someone else now.");
+}

@@ -1,0 +1,194 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading;
+using NativeZcopy.Native;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Memory;
+
+public sealed class ZcopyMemoryOwnerTests
+{
+    [Fact]
+    public void Memory_works_with_ordinary_memory_apis_and_is_the_piece()
+    {
+        using var allocator = new ZcopyAllocator();
+        BioVec piece = allocator.Alloc(300);
+        using var owner = new ZcopyMemoryOwner(piece);
+        Memory<byte> memory = owner.Memory;
+
+        Assert.Equal(300, memory.Length);
+        Assert.Equal(piece, owner.Piece);
+        Assert.True(MemoryMarshal.TryGetMemoryManager<byte, ZcopyMemoryOwner>(memory, out ZcopyMemoryOwner? manager));
+        Assert.Same(owner, manager);
+        Assert.False(MemoryMarshal.TryGetArray<byte>(memory, out _));
+
+        int written = Encoding.UTF8.GetBytes("native header", memory.Span);
+        using var stream = new MemoryStream();
+        stream.Write(memory.Span[..written]);
+        Assert.Equal("native header", Encoding.UTF8.GetString(stream.ToArray()));
+
+        memory.Slice(100, 50).Span.Fill(0xAB);
+        Assert.True(piece.AsSpan().Slice(100, 50).IndexOfAnyExcept((byte)0xAB) < 0);
+        Assert.Equal(0, piece.AsSpan()[150]);
+    }
+
+    [Fact]
+    public unsafe void Pin_returns_the_native_address_and_holds_a_page_ref_of_its_own()
+    {
+        using var allocator = new ZcopyAllocator();
+        BioVec piece = allocator.Alloc(64);
+        using var owner = new ZcopyMemoryOwner(piece);
+
+        // The arena still holds its share of the folio, so its address cannot be reissued meanwhile.
+        int before = NativePages.RefCount(piece.Page);
+        using (MemoryHandle handle = owner.Memory.Slice(10).Pin())
+        {
+            Assert.Equal(piece.Address + 10, (nint)handle.Pointer);
+            Assert.Equal(before + 1, NativePages.RefCount(piece.Page));
+        }
+
+        Assert.Equal(before, NativePages.RefCount(piece.Page));
+    }
+
+    [Fact]
+    public unsafe void A_pinned_address_outlives_its_disposed_owner_until_the_handle_goes()
+    {
+        var allocator = new ZcopyAllocator();
+        var owner = new ZcopyMemoryOwner(allocator.Alloc(32));
+        owner.GetSpan().Fill(0x5A);
+        MemoryHandle handle = owner.Pin();
+
+        ((IDisposable)owner).Dispose();
+        allocator.Dispose();
+
+        // The arena and the owner have let go: only the pin keeps the folio.
+        Assert.Equal(1, allocator.GetStatistics().LiveFolios);
+        Assert.True(new ReadOnlySpan<byte>(handle.Pointer, 32).IndexOfAnyExcept((byte)0x5A) < 0);
+
+        handle.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void Dispose_drops_the_ref_once_and_a_second_dispose_does_nothing()
+    {
+        using var allocator = new ZcopyAllocator();
+        BioVec piece = allocator.Alloc(64);
+        IMemoryOwner<byte> owner = new ZcopyMemoryOwner(piece);
+        int before = NativePages.RefCount(piece.Page);
+
+        owner.Dispose();
+        Assert.Equal(before - 1, NativePages.RefCount(piece.Page));
+        owner.Dispose();
+        Assert.Equal(before - 1, NativePages.RefCount(piece.Page));
+    }
+
+    [Fact]
+    public void Racing_disposes_drop_each_ref_exactly_once()
+    {
+        using var allocator = new ZcopyAllocator();
+        var owners = new ZcopyMemoryOwner[20_000];
+        for (int i = 0; i < owners.Length; i++)
+        {
+            owners[i] = new ZcopyMemoryOwner(allocator.Alloc(16));
+        }
+
+        // One extra ref per folio keeps every folio mapped, so its count can be read after the race.
+        nint[] folios = owners.Select(o => o.Piece.Page).Distinct().ToArray();
+        foreach (nint folio in folios)
+        {
+            NativePages.Get(folio);
+        }
+
+        Dictionary<nint, int> before = folios.ToDictionary(f => f, NativePages.RefCount);
+        Dictionary<nint, int> pieces = owners.GroupBy(o => o.Piece.Page).ToDictionary(g => g.Key, g => g.Count());
+
+        using var start = new Barrier(2);
+        void DisposeAll()
+        {
+            start.SignalAndWait();
+            foreach (IDisposable owner in owners)
+            {
+                owner.Dispose();
+            }
+        }
+
+        // A broken dispose could throw on the other thread: carry that into the test instead of crashing the host.
+        Exception? failure = null;
+        var other = new Thread(() =>
+        {
+            try
+            {
+                DisposeAll();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        other.Start();
+        DisposeAll();
+        other.Join();
+        Assert.Null(failure);
+
+        foreach (nint folio in folios)
+        {
+            Assert.Equal(before[folio] - pieces[folio], NativePages.RefCount(folio));
+            NativePages.Put(folio);
+        }
+    }
+
+    [Fact]
+    public void Everything_after_dispose_throws_ObjectDisposedException()
+    {
+        using var allocator = new ZcopyAllocator();
+        var owner = new ZcopyMemoryOwner(allocator.Alloc(128));
+        Memory<byte> kept = owner.Memory;
+        ((IDisposable)owner).Dispose();
+
+        Assert.True(owner.IsDisposed);
+        Assert.Equal(128, owner.Length);
+        Assert.Throws<ObjectDisposedException>(() => owner.Memory);
+        Assert.Throws<ObjectDisposedException>(() => owner.GetSpan().Length);
+        Assert.Throws<ObjectDisposedException>(() => kept.Span.Length);
+        Assert.Throws<ObjectDisposedException>(() => kept.Slice(8).Span.Length);
+        Assert.Throws<ObjectDisposedException>(() => kept.Pin());
+        Assert.Throws<ObjectDisposedException>(() => owner.Piece);
+        Assert.Throws<ObjectDisposedException>(() => kept.ToArray());
+    }
+
+    [Fact]
+    public void Pin_outside_the_piece_is_refused_naming_the_index()
+    {
+        using var allocator = new ZcopyAllocator();
+        using var owner = new ZcopyMemoryOwner(allocator.Alloc(10));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => owner.Pin(11));
+        Assert.Contains("11", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => owner.Pin(-1));
+        owner.Pin(10).Dispose();
+    }
+
+    [Fact]
+    public void Constructor_refuses_an_empty_or_released_piece()
+    {
+        Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(default));
+
+        // One arena, so every piece comes off the same folio. Once all its pieces are back and it is full,
+        // the folio is reissued in place under a new generation: the old piece is stale.
+        using var allocator = new ZcopyAllocator(null, PageSource.Os, processors: 1);
+        BioVec stale = allocator.Alloc(8);
+        NativePages.Put(stale);
+        NativePages.Put(allocator.Alloc(allocator.MaxFragmentSize));
+        BioVec reissued = allocator.Alloc(allocator.MaxFragmentSize);
+        Assert.Equal(stale.Page, reissued.Page);
+
+        var error = Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(stale));
+        Assert.Contains("already released", error.Message, StringComparison.Ordinal);
+        NativePages.Put(reissued);
+    }
+}

@@ -1,0 +1,142 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics.Metrics;
+using System.Linq;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Metrics;
+
+/// <summary>
+/// The NativeZcopy meter seen through a <see cref="MeterListener"/>. Each test names its own allocator and
+/// reads only the measurements tagged with that name, so allocators of tests running alongside do not
+/// matter. Both tests are in this one class because the second switches the process to a factory's meter
+/// and back: xunit runs a class's tests one after the other.
+/// </summary>
+public sealed class ZcopyMetricsTests
+{
+    private static readonly string[] s_instruments =
+    [
+        ZcopyMetrics.MemoryMapped, ZcopyMetrics.FoliosLive, ZcopyMetrics.FoliosRetained, ZcopyMetrics.FoliosMapped,
+        ZcopyMetrics.FoliosUnmapped, ZcopyMetrics.FoliosReused, ZcopyMetrics.FragmentsAllocated,
+    ];
+
+    [Fact]
+    public void The_static_meter_reports_each_allocator_when_collected()
+    {
+        string name = "metrics-" + Guid.NewGuid().ToString("N");
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        // Pieces enough to fill several folios, which are retained for reuse once all their pieces are back.
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, RetainedFoliosPerArena = 8 });
+        using var pool = new ZcopyMemoryPool(allocator);
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 100; i++)
+        {
+            pieces.Add(allocator.Alloc(4000));
+        }
+
+        IMemoryOwner<byte> run = pool.Rent(100_000);
+        int runBytes = run.Memory.Length;
+
+        Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name);
+        ZcopyStatistics statistics = allocator.GetStatistics();
+        Assert.Equal(statistics.BytesMapped + runBytes, measured[ZcopyMetrics.MemoryMapped].Value);
+        Assert.Equal(statistics.LiveFolios, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.Equal(statistics.FoliosRetained, measured[ZcopyMetrics.FoliosRetained].Value);
+        Assert.Equal(statistics.FoliosMapped, measured[ZcopyMetrics.FoliosMapped].Value);
+        Assert.Equal(0, measured[ZcopyMetrics.FoliosUnmapped].Value);
+        Assert.Equal(statistics.FoliosReusedInPlace, measured[ZcopyMetrics.FoliosReused].Value);
+        Assert.Equal(100, measured[ZcopyMetrics.FragmentsAllocated].Value);
+        Assert.True(measured[ZcopyMetrics.FoliosLive].Value > 0);
+
+        Instrument mapped = measured[ZcopyMetrics.MemoryMapped].Instrument;
+        Assert.IsType<ObservableUpDownCounter<long>>(mapped);
+        Assert.Equal("By", mapped.Unit);
+        Assert.IsType<ObservableCounter<long>>(measured[ZcopyMetrics.FragmentsAllocated].Instrument);
+        Assert.IsType<ObservableUpDownCounter<long>>(measured[ZcopyMetrics.FoliosLive].Instrument);
+
+        foreach (BioVec piece in pieces)
+        {
+            NativePages.Put(piece);
+        }
+
+        run.Dispose();
+        measured = Single(recorder.Collect(), name);
+        statistics = allocator.GetStatistics();
+        Assert.Equal(statistics.FoliosRetained, measured[ZcopyMetrics.FoliosRetained].Value);
+        Assert.Equal(statistics.LiveFolios, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.True(statistics.FoliosRetained > 0, "no folio was retained");
+
+        allocator.Dispose();
+        measured = Single(recorder.Collect(), name);
+        Assert.Equal(0, measured[ZcopyMetrics.MemoryMapped].Value);
+        Assert.Equal(0, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.Equal(0, measured[ZcopyMetrics.FoliosRetained].Value);
+        Assert.Equal(measured[ZcopyMetrics.FoliosMapped].Value, measured[ZcopyMetrics.FoliosUnmapped].Value);
+        Assert.Equal(100, measured[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    [Fact]
+    public void Page_runs_of_NativePages_are_reported_under_their_own_tag()
+    {
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        BioVec run = NativePages.Alloc(1 << 20);
+        try
+        {
+            MetricsRecorder.Recorded own = Assert.Single(
+                recorder.Collect(),
+                r => r.Instrument.Name == ZcopyMetrics.MemoryMapped && r.Allocator == ZcopyMetrics.NativePagesTagValue);
+
+            // Other tests' runs may come and go, but this one is mapped for the whole collection.
+            Assert.True(own.Value >= 1 << 20, $"{own.Value} bytes reported with a 1 MiB run mapped");
+        }
+        finally
+        {
+            NativePages.Put(run);
+        }
+    }
+
+    [Fact]
+    public void Given_a_meter_factory_the_instruments_move_to_its_meter_and_are_reported_once()
+    {
+        string name = "metrics-factory-" + Guid.NewGuid().ToString("N");
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name });
+        NativePages.Put(allocator.Alloc(64));
+        var factory = new TestMeterFactory();
+        try
+        {
+            using var recorder = new MetricsRecorder(_ => true);
+            Meter meter = ZcopyMetrics.CreateMeter(factory);
+            Assert.Same(meter, ZcopyMetrics.CreateMeter(factory));
+            Assert.Equal(ZcopyMetrics.MeterName, meter.Name);
+            Assert.Same(factory, meter.Scope);
+
+            // The static meter was retired: one measurement per instrument, from the factory's meter.
+            Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name);
+            Assert.All(measured.Values, r => Assert.Same(meter, r.Instrument.Meter));
+            Assert.Equal(1, measured[ZcopyMetrics.FragmentsAllocated].Value);
+        }
+        finally
+        {
+            factory.Dispose();
+            ZcopyMetrics.RestoreStaticMeter();
+        }
+
+        using var afterwards = new MetricsRecorder(meter => meter.Scope is null);
+        Assert.Equal(1, Single(afterwards.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    /// <summary>The measurements of allocator <paramref name="name"/>, checking there is exactly one per instrument.</summary>
+    private static Dictionary<string, MetricsRecorder.Recorded> Single(List<MetricsRecorder.Recorded> recorded, string name)
+    {
+        var mine = recorded.Where(r => r.Allocator == name).ToList();
+        foreach (string instrument in s_instruments)
+        {
+            Assert.Single(mine, r => r.Instrument.Name == instrument);
+        }
+
+        Assert.Equal(s_instruments.Length, mine.Count);
+        return mine.ToDictionary(r => r.Instrument.Name);
+    }
+}

@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading.Tasks;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator;
+
+public sealed class ZcopyLocalCacheTests
+{
+    [Fact]
+    public void Pieces_are_aligned_disjoint_and_intact_across_slices()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, Alignment = 16 }, source, processors: 1);
+        var cache = allocator.CreateLocalCache();
+        var random = new Random(5);
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 2000; i++)
+        {
+            BioVec piece = cache.Alloc(random.Next(1, 3000));
+            Assert.Equal(0, piece.Address % 16);
+            piece.AsSpan().Fill((byte)i);
+            pieces.Add(piece);
+        }
+
+        PieceAssert.Disjoint(pieces);
+        PieceAssert.FilledWithIndex(pieces);
+        for (int i = 0; i < pieces.Count; i++)
+        {
+            if (i % 2 == 0)
+            {
+                cache.Put(pieces[i]);
+            }
+            else
+            {
+                NativePages.Put(pieces[i]);
+            }
+        }
+
+        cache.Dispose();
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(pieces.Count, allocator.GetStatistics().FragmentsAllocated);   // one per piece the user saw, not per slice
+    }
+
+    [Fact]
+    public void Put_of_an_own_piece_moves_no_shared_count_and_the_slice_return_settles_it()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        var cache = allocator.CreateLocalCache();
+        BioVec a = cache.Alloc(100);
+        int count = NativePages.RefCount(a.Page);
+        BioVec b = cache.Alloc(100);
+        Assert.Equal(count, NativePages.RefCount(a.Page));
+        cache.Put(a);
+        cache.Put(b);
+        Assert.Equal(count, NativePages.RefCount(a.Page));
+
+        allocator.Dispose();                       // the arena lets the folio go; the cache still holds it
+        Assert.Equal(1, allocator.GetStatistics().LiveFolios);
+        cache.Dispose();
+        cache.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Throws<ObjectDisposedException>(() => cache.Alloc(10));
+    }
+
+    [Fact]
+    public async Task Pieces_released_on_other_threads_and_large_pieces_need_nothing_special()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 2);
+        using (var cache = allocator.CreateLocalCache())
+        {
+            Assert.Equal(2048, cache.MaxCachedSize);
+            var pieces = Enumerable.Range(0, 5000).Select(i => cache.Alloc(i % 3 == 0 ? 5000 : 64)).ToArray();
+            Assert.Equal(5000, pieces[0].Length);
+            await Task.Run(() => NativePages.PutBatch(pieces));
+            Assert.Throws<ArgumentOutOfRangeException>(() => cache.Alloc(0));
+            Assert.Throws<ArgumentOutOfRangeException>(() => cache.Alloc(8193));
+            var error = Assert.Throws<InvalidOperationException>(() => cache.Put(default));
+            Assert.Contains("empty", error.Message, StringComparison.Ordinal);
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+}
