@@ -50,8 +50,10 @@ public static class ZcopySocketExtensions
     /// <exception cref="ObjectDisposedException">The message was disposed or already sent, or the socket was closed.</exception>
     /// <exception cref="InvalidOperationException">The socket is not a connected stream socket, or another
     /// ZeroCopy send is running on it.</exception>
-    /// <exception cref="SocketException">The OS refused the send (e.g. ConnectionReset); some bytes may have gone.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired while the send waited.</exception>
+    /// <exception cref="SocketException">Through the returned task: the OS refused the send (e.g.
+    /// ConnectionReset); some bytes may have gone.</exception>
+    /// <exception cref="OperationCanceledException">Through the returned task: <paramref name="cancellationToken"/>
+    /// was cancelled before the send or fired while it waited.</exception>
     public static ValueTask<long> SendZcopyAsync(
         this Socket socket,
         ZcopyMessage message,
@@ -66,11 +68,12 @@ public static class ZcopySocketExtensions
         }
 
         var progress = new SendProgress(entries, count);
+        bool cancelled;
         try
         {
             CheckSocket(socket);
-            cancellationToken.ThrowIfCancellationRequested();
-            if ((flags & ZcopySendFlags.ZeroCopy) != 0)
+            cancelled = cancellationToken.IsCancellationRequested;
+            if (!cancelled && (flags & ZcopySendFlags.ZeroCopy) != 0)
             {
                 ZeroCopySocketState state = ZeroCopySocketState.For(socket);
                 if (state.Enabled)
@@ -90,6 +93,12 @@ public static class ZcopySocketExtensions
             throw;
         }
 
+        if (cancelled)
+        {
+            ZcopyMessage.ReleaseEntries(entries, count);
+            return ValueTask.FromCanceled<long>(cancellationToken);
+        }
+
         try
         {
             if (Pump(socket, ref progress))
@@ -97,6 +106,13 @@ public static class ZcopySocketExtensions
                 Finish(ref progress);
                 return new ValueTask<long>(progress.Sent);
             }
+        }
+        catch (SocketException error)
+        {
+            // The OS's refusal travels in the task, as Socket.SendAsync reports it; usage errors (a closed
+            // socket, a bad message) throw at once, as .NET's own sends do.
+            Finish(ref progress);
+            return ValueTask.FromException<long>(error);
         }
         catch
         {

@@ -278,7 +278,9 @@ public sealed class ZcopySocketExtensionsTests
         var message = new ZcopyMessage(allocator);
         message.AddRef(run);
         message.AddSpliced(new byte[10]);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pair.Sender.SendZcopyAsync(message, cancellationToken: new CancellationToken(true)));
+        ValueTask<long> sending = pair.Sender.SendZcopyAsync(message, cancellationToken: new CancellationToken(true));
+        Assert.True(sending.IsCanceled);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await sending);
         AssertReleasedOnce([run]);
         AssertNoLiveFolios(allocator);
     }
