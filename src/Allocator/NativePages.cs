@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
+using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 using NativeZcopy.SideTable;
 
@@ -19,6 +20,9 @@ public static class NativePages
 {
     /// <summary>Runs mapped by <see cref="Alloc(int)"/> are unmapped straight back to the OS.</summary>
     private static readonly PageRunOwner s_osOwner = new(PageSource.Os);
+
+    /// <summary><see cref="AddRef"/> as the delegate the fragment tracker's slow path calls back.</summary>
+    private static readonly Action<long, nint> s_addRef = AddRef;
 
     /// <summary>Size in bytes of one OS page; runs are whole numbers of them.</summary>
     public static int OsPageSize { get; } = PageSource.Os.PageSize;
@@ -58,12 +62,12 @@ public static class NativePages
             throw NotNative(address);
         }
 
-        AddRef(entry, address);
+        GetChecked(entry, address);
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="piece"/>.</summary>
     /// <exception cref="InvalidOperationException">The piece's run was already released.</exception>
-    public static void Get(in BioVec piece) => AddRef(EntryOf(piece), piece.Address);
+    public static void Get(in BioVec piece) => GetChecked(EntryOf(piece), piece.Address);
 
     /// <summary>
     /// Drops one reference on the run that holds <paramref name="address"/>; the last one unmaps the run.
@@ -77,7 +81,7 @@ public static class NativePages
             throw NotNative(address);
         }
 
-        Release(entry, address);
+        PutChecked(entry, address);
     }
 
     /// <summary>
@@ -86,7 +90,7 @@ public static class NativePages
     /// </summary>
     /// <exception cref="InvalidOperationException">The piece is empty or its page was already released.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Put(in BioVec piece) => Release(EntryOf(piece), piece.Address);
+    public static void Put(in BioVec piece) => PutChecked(EntryOf(piece), piece.Address);
 
     /// <summary>True when <paramref name="address"/> lies inside a live run of this layer.</summary>
     public static bool IsNativePage(nint address) => RefCount(address) > 0;
@@ -116,6 +120,7 @@ public static class NativePages
     /// <exception cref="OutOfMemoryException">The OS refused, or the side table could not take the run.</exception>
     internal static long MapAndRegister(PageSource source, nuint length, int count, PageRunOwner owner)
     {
+        owner.RetryPendingUnmaps(); // reliability hook: runs whose unmap the OS refused get another chance first
         nint address = source.TryMap(length, out int error);
         if (address == 0)
         {
@@ -132,6 +137,37 @@ public static class NativePages
             source.TryUnmap(address, length, out _);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Diagnostics hook: +1, through the fragment tracker first when the run is a tracked folio life
+    /// (see <see cref="FragmentTracker"/> for what extra refs on a tracked fragment mean).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GetChecked(long entry, nint address)
+    {
+        if (PageSideTable.IsTracked(entry))
+        {
+            FragmentTracker.Get(entry, address, s_addRef);
+            return;
+        }
+
+        AddRef(entry, address);
+    }
+
+    /// <summary>
+    /// Diagnostics hook: -1, after the fragment tracker has refused a double release of a tracked
+    /// fragment or dropped the fragment's ref.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PutChecked(long entry, nint address)
+    {
+        if (PageSideTable.IsTracked(entry))
+        {
+            FragmentTracker.Release(entry, address);
+        }
+
+        Release(entry, address);
     }
 
     /// <summary>The entry for a piece, checked against the piece's page life.</summary>

@@ -1,8 +1,10 @@
 using System;
+using System.Collections.Generic;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.Arenas;
+using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 
 namespace NativeZcopy;
@@ -46,6 +48,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>Maps, counts and unmaps this allocator's folios.</summary>
     private readonly FolioOwner _owner;
 
+    /// <summary>The diagnostic mode (see <see cref="ZcopyAllocatorOptions.TrackFragments"/>); null when off.</summary>
+    private readonly FragmentTracker? _tracker;
+
     /// <summary>Creates an allocator with its own arenas and folios.</summary>
     /// <exception cref="ArgumentException">A folio size or alignment that is not a power of two, a folio
     /// below the OS page size or above 1 GiB, or an alignment above the OS page size.</exception>
@@ -77,11 +82,13 @@ public sealed class ZcopyAllocator : IDisposable
                 nameof(options));
         }
 
+        int sampleRate = TrackingRate(options);
         int arenaCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, processors));
         _arenas = new Arena[arenaCount];
         _arenaMask = arenaCount - 1;
         _alignmentMask = alignment - 1;
-        _owner = new FolioOwner(source, folioSize, alignment);
+        _tracker = sampleRate == 0 ? null : new FragmentTracker(sampleRate, options.LeakReportAge, OnFragmentLeaked);
+        _owner = new FolioOwner(source, folioSize, alignment) { Tracker = _tracker };
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
@@ -114,6 +121,16 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;
+
+    /// <summary>One folio life in this many is tracked; 0 when tracking is off (see <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/>).</summary>
+    public int TrackingSampleRate => _tracker?.SampleRate ?? 0;
+
+    /// <summary>
+    /// Raised once for each tracked fragment found outstanding past <see cref="ZcopyAllocatorOptions.LeakReportAge"/>
+    /// (from a timer thread), by <see cref="CheckForLeaks"/>, and for each one still outstanding at
+    /// <see cref="Dispose"/>. Handlers run on the thread that found the leak and must not throw.
+    /// </summary>
+    public event EventHandler<FragmentLeakedEventArgs>? FragmentLeaked;
 
     /// <summary>Breaks a piece of <paramref name="size"/> bytes off the current processor's folio.</summary>
     /// <returns>The piece, holding one reference on its folio; release it with <see cref="NativePages.Put(in BioVec)"/>.</returns>
@@ -169,7 +186,29 @@ public sealed class ZcopyAllocator : IDisposable
             reused += _arenas[i].ReusedInPlace;
         }
 
-        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize);
+        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments, FolioSize)
+        {
+            FragmentsLeaked = _tracker?.LeakedCount ?? 0,
+            TrackedFragmentsOutstanding = _tracker?.OutstandingCount ?? 0,
+        };
+    }
+
+    /// <summary>
+    /// The tracked fragments that still hold a reference, each with its allocation stack: every live
+    /// fragment with <see cref="ZcopyAllocatorOptions.TrackFragments"/>, the sampled ones with
+    /// <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/> above 1, none with tracking off.
+    /// </summary>
+    public IReadOnlyList<OutstandingFragment> GetOutstandingFragments() => _tracker?.Snapshot() ?? [];
+
+    /// <summary>
+    /// Reports through <see cref="FragmentLeaked"/> every tracked fragment outstanding for at least
+    /// <paramref name="olderThan"/> that was not reported before, and returns how many it reported.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="olderThan"/> is negative.</exception>
+    public int CheckForLeaks(TimeSpan olderThan)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
+        return _tracker?.CheckForLeaks(olderThan) ?? 0;
     }
 
     /// <summary>
@@ -188,7 +227,35 @@ public sealed class ZcopyAllocator : IDisposable
         {
             _arenas[i].Drain(_owner);
         }
+
+        // Reliability hooks: folios whose unmap the OS refused get one more try, and a tracking allocator
+        // reports what is still outstanding (it frees none of it: those folios go at their last Put).
+        _owner.RetryPendingUnmaps();
+        _tracker?.Dispose();
     }
+
+    /// <summary>Checks the diagnostics options and returns the effective sample rate (0 = off).</summary>
+    private static int TrackingRate(ZcopyAllocatorOptions options)
+    {
+        int rate = options.TrackingSampleRate;
+        if (rate < 0 || (options.TrackFragments && rate > 1))
+        {
+            throw new ArgumentException(
+                $"TrackingSampleRate {rate} must be 0 (off), 1 (every fragment) or N > 1 (one folio life in N), and 0 or 1 with TrackFragments.",
+                nameof(options));
+        }
+
+        TimeSpan age = options.LeakReportAge;
+        if (age < TimeSpan.Zero && age != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException($"LeakReportAge {age} must be zero or more, or Timeout.InfiniteTimeSpan.", nameof(options));
+        }
+
+        return options.TrackFragments ? 1 : rate;
+    }
+
+    private void OnFragmentLeaked(OutstandingFragment fragment) =>
+        FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowSizeOutOfRange(int size) =>

@@ -93,11 +93,17 @@ internal struct Arena
         int used = _used;
         if (_limit - used >= fullSize)
         {
-            piece = new BioVec(_folio, used, size, PageSideTable.GenerationOf(_folioEntry));
+            long entry = _folioEntry;
+            piece = new BioVec(_folio, used, size, PageSideTable.GenerationOf(entry));
             _used = used + fullSize;
             _bias--;
             _fragmentsAllocated++;
             Exit();
+            if (PageSideTable.IsTracked(entry))
+            {
+                owner.Tracker!.OnCarved(piece); // diagnostics hook: a tracked folio life records its pieces
+            }
+
             return true;
         }
 
@@ -124,11 +130,17 @@ internal struct Arena
                     fresh = 0;
                 }
 
-                piece = new BioVec(_folio, _used, size, PageSideTable.GenerationOf(_folioEntry));
+                long entry = _folioEntry;
+                piece = new BioVec(_folio, _used, size, PageSideTable.GenerationOf(entry));
                 _used += fullSize;
                 _bias--;
                 _fragmentsAllocated++;
                 Exit();
+                if (PageSideTable.IsTracked(entry))
+                {
+                    owner.Tracker!.OnCarved(piece); // diagnostics hook, as in TryAlloc
+                }
+
                 if (fresh != 0)
                 {
                     FolioOwner.ReleaseShare(fresh, owner.FullShare);
@@ -197,7 +209,7 @@ internal struct Arena
             // No piece of this folio is referenced any more, so nobody else can reach its state: give it a
             // new generation (stale pieces of its last life are refused from now on) and start over. If the
             // allocator is being disposed, Drain runs after us on this lock and gives the folio back.
-            _folioEntry = PageSideTable.Reissue(entry, owner.FullShare);
+            _folioEntry = PageSideTable.Reissue(entry, owner.FullShare, owner.SampleNextLife());
             _bias = owner.FullShare;
             _used = 0;
             _reusedInPlace++;
