@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 
@@ -8,17 +9,15 @@ namespace NativeZcopy.Tests.Support;
 internal static class ProcMaps
 {
     /// <summary>True when every byte of [address, address + length) lies in some mapping.</summary>
-    public static bool IsMapped(nint address, long length)
+    public static bool IsMapped(nint address, long length) => IsCovered(ReadMappings(), address, length);
+
+    /// <summary>True when every byte of [address, address + length) lies in one of <paramref name="mappings"/>.</summary>
+    public static bool IsCovered(IReadOnlyList<(ulong From, ulong To)> mappings, nint address, long length)
     {
-        ulong start = (ulong)address;
-        ulong end = start + (ulong)length;
-        ulong covered = start;
-        foreach (string line in File.ReadLines("/proc/self/maps"))
+        ulong end = (ulong)address + (ulong)length;
+        ulong covered = (ulong)address;
+        foreach ((ulong from, ulong to) in mappings)
         {
-            int dash = line.IndexOf('-', StringComparison.Ordinal);
-            int space = line.IndexOf(' ', StringComparison.Ordinal);
-            ulong from = ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            ulong to = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             if (from <= covered && covered < to)
             {
                 covered = to;
@@ -37,12 +36,8 @@ internal static class ProcMaps
     {
         ulong start = (ulong)address;
         ulong end = start + (ulong)length;
-        foreach (string line in File.ReadLines("/proc/self/maps"))
+        foreach ((ulong from, ulong to) in ReadMappings())
         {
-            int dash = line.IndexOf('-', StringComparison.Ordinal);
-            int space = line.IndexOf(' ', StringComparison.Ordinal);
-            ulong from = ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            ulong to = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             if (from < end && start < to)
             {
                 return false;
@@ -50,5 +45,21 @@ internal static class ProcMaps
         }
 
         return true;
+    }
+
+    /// <summary>Every mapping of the process, as [from, to) in address order.</summary>
+    public static List<(ulong From, ulong To)> ReadMappings()
+    {
+        var mappings = new List<(ulong From, ulong To)>();
+        foreach (string line in File.ReadLines("/proc/self/maps"))
+        {
+            int dash = line.IndexOf('-', StringComparison.Ordinal);
+            int space = line.IndexOf(' ', StringComparison.Ordinal);
+            mappings.Add((
+                ulong.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+        }
+
+        return mappings;
     }
 }
