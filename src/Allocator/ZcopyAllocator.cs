@@ -214,12 +214,20 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>
     /// Gives back the arenas' own references (each current folio and spare). Folios still referenced by
     /// pieces stay mapped until their last Put. Later allocations throw <see cref="ObjectDisposedException"/>.
-    /// Idempotent; does nothing on <see cref="Shared"/>.
+    /// A tracking allocator reports every tracked fragment still outstanding through
+    /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
+    /// the unmap retried, and calling Dispose again retries it once more. Does nothing on <see cref="Shared"/>.
     /// </summary>
     public void Dispose()
     {
-        if (ReferenceEquals(this, Volatile.Read(ref s_shared)) || !_owner.MarkDisposed())
+        if (ReferenceEquals(this, Volatile.Read(ref s_shared)))
         {
+            return;
+        }
+
+        if (!_owner.MarkDisposed())
+        {
+            _owner.RetryPendingUnmaps(); // reliability hook: a further Dispose retries refused unmaps
             return;
         }
 

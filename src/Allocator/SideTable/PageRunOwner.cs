@@ -12,8 +12,9 @@ namespace NativeZcopy.SideTable;
 /// <remarks>
 /// <b>Refused unmaps.</b> When the OS refuses to unmap a dead run, the run is not forgotten: it stays
 /// registered with a count of zero (so every Get and Put on it keeps failing cleanly) and goes on this
-/// owner's pending list. The list is retried before this owner's next map, on
-/// <see cref="ZcopyAllocator.Dispose"/> and on <see cref="RetryPendingUnmaps"/>; a run leaves it only when
+/// owner's pending list. The list is retried before this owner's next map, after its next successful
+/// unmap, on every <see cref="ZcopyAllocator.Dispose"/> call (a second call on a disposed allocator
+/// retries) and on <see cref="RetryPendingUnmaps"/>; a run leaves it only when
 /// the OS has taken the pages back and the run is unregistered. Nothing is lost, and the caller whose
 /// Put took the count to zero still gets the documented <see cref="InvalidOperationException"/>.
 /// </remarks>
@@ -105,7 +106,14 @@ internal class PageRunOwner
     /// </remarks>
     protected void ReleaseToOs(long entry)
     {
-        if (!TryUnmapAndUnregister(entry, out int error))
+        if (TryUnmapAndUnregister(entry, out int error))
+        {
+            if (Volatile.Read(ref _pendingCount) != 0)
+            {
+                RetryPendingUnmaps(); // the OS takes pages back again: give it the ones it refused
+            }
+        }
+        else
         {
             ref PageRun run = ref PageSideTable.Run(entry);
             Defer(entry);
