@@ -49,7 +49,7 @@ public static class NativePages
         PageSource source = owner.Source;
         nuint length = ((nuint)(uint)size + (nuint)(source.PageSize - 1)) & ~(nuint)(source.PageSize - 1);
         long entry = MapAndRegister(source, length, 1, owner);
-        return new BioVec(PageSideTable.Run(entry).Base, 0, size, PageSideTable.GenerationOf(entry));
+        return new BioVec(PageSideTable.Run(entry).Base, 0, size, entry);
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="address"/>.</summary>
@@ -175,7 +175,8 @@ public static class NativePages
     private static long EntryOf(in BioVec piece)
     {
         long entry = PageSideTable.Find(piece.Page);
-        if (entry == 0 || PageSideTable.GenerationOf(entry) != piece.Generation)
+        // Whole entry, not just the generation: generations are per descriptor and collide across them.
+        if (entry == 0 || (entry & ~PageSideTable.TrackedBit) != piece.Entry)
         {
             ThrowStale(piece);
         }

@@ -94,7 +94,7 @@ internal struct Arena
         if (_limit - used >= fullSize)
         {
             long entry = _folioEntry;
-            piece = new BioVec(_folio, used, size, PageSideTable.GenerationOf(entry));
+            piece = new BioVec(_folio, used, size, entry);
             _used = used + fullSize;
             _bias--;
             _fragmentsAllocated++;
@@ -131,7 +131,7 @@ internal struct Arena
                 }
 
                 long entry = _folioEntry;
-                piece = new BioVec(_folio, _used, size, PageSideTable.GenerationOf(entry));
+                piece = new BioVec(_folio, _used, size, entry);
                 _used += fullSize;
                 _bias--;
                 _fragmentsAllocated++;
