@@ -1,4 +1,3 @@
-using System;
 using System.Threading;
 using BenchmarkDotNet.Attributes;
 using NativeZcopy;
@@ -11,7 +10,9 @@ namespace NativeZcopy.Bench;
 /// Netty's 1 in 128 folio lives, and with every fragment tracked.
 /// </summary>
 [MemoryDiagnoser]
-public sealed class TrackingOverheadBenchmarks : IDisposable
+#pragma warning disable CA1001 // BenchmarkDotNet needs an unsealed class and owns the lifetime: [GlobalCleanup] disposes the allocators.
+public class TrackingOverheadBenchmarks
+#pragma warning restore CA1001
 {
     private const int Pairs = 1000;
 
@@ -28,7 +29,7 @@ public sealed class TrackingOverheadBenchmarks : IDisposable
     }
 
     [GlobalCleanup]
-    public void Dispose()
+    public void Cleanup()
     {
         _off.Dispose();
         _sampled.Dispose();

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace NativeZcopy.Diagnostics;
 
 /// <summary>What a <see cref="FragmentTracker"/> knows about one fragment it recorded.</summary>
@@ -8,11 +10,17 @@ namespace NativeZcopy.Diagnostics;
 /// </remarks>
 internal sealed class FragmentRecord
 {
+    /// <summary>The stack as captured; formatted only when someone asks (formatting costs far more than the walk).</summary>
+    private readonly StackTrace _stack;
+
+    /// <summary>The formatted stack, once asked for. Benign race: two threads may format it both, identically.</summary>
+    private string? _formatted;
+
     /// <summary>Creates the record of a fragment just cut, holding its one reference.</summary>
-    public FragmentRecord(BioVec fragment, string allocationStackTrace, long allocatedAt)
+    public FragmentRecord(BioVec fragment, StackTrace allocationStack, long allocatedAt)
     {
         Fragment = fragment;
-        AllocationStackTrace = allocationStackTrace;
+        _stack = allocationStack;
         AllocatedAt = allocatedAt;
         Refs = 1;
     }
@@ -21,7 +29,7 @@ internal sealed class FragmentRecord
     public BioVec Fragment { get; }
 
     /// <summary>Where it was allocated.</summary>
-    public string AllocationStackTrace { get; }
+    public string AllocationStackTrace => _formatted ??= _stack.ToString();
 
     /// <summary>When it was allocated, in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
     public long AllocatedAt { get; }

@@ -38,7 +38,8 @@ namespace NativeZcopy.Diagnostics;
 /// drops the record's ref under the lock before it drops the page count, so the page count of a
 /// tracked life never reaches zero while a record of it still has refs; hence a life's records are all
 /// released before the folio can be reissued or unmapped, and a new life at the same address never
-/// meets an old one's records. Stack traces are captured before the lock is taken.
+/// meets an old one's records. Stacks are captured before the lock is taken and formatted after it
+/// is dropped, only when a fragment is listed or reported.
 /// </para>
 /// </remarks>
 internal sealed class FragmentTracker : IDisposable
@@ -97,7 +98,7 @@ internal sealed class FragmentTracker : IDisposable
     public void OnCarved(in BioVec fragment)
     {
         // Skip this frame and the arena's; the allocator's public method and its caller remain.
-        var record = new FragmentRecord(fragment, new StackTrace(2, fNeedFileInfo: false).ToString(), Stopwatch.GetTimestamp());
+        var record = new FragmentRecord(fragment, new StackTrace(2, fNeedFileInfo: false), Stopwatch.GetTimestamp());
         lock (_lock)
         {
             if (!_folios.TryGetValue(fragment.Page, out TrackedFolio? folio) || folio.Generation != fragment.Generation)
@@ -161,7 +162,7 @@ internal sealed class FragmentTracker : IDisposable
     public IReadOnlyList<OutstandingFragment> Snapshot()
     {
         long now = Stopwatch.GetTimestamp();
-        var list = new List<OutstandingFragment>();
+        var live = new List<(FragmentRecord Record, int Refs)>();
         lock (_lock)
         {
             foreach (TrackedFolio folio in _folios.Values)
@@ -170,13 +171,13 @@ internal sealed class FragmentTracker : IDisposable
                 {
                     if (record.Refs > 0)
                     {
-                        list.Add(Describe(record, now));
+                        live.Add((record, record.Refs));
                     }
                 }
             }
         }
 
-        return list;
+        return Describe(live, now);
     }
 
     /// <summary>
@@ -187,7 +188,7 @@ internal sealed class FragmentTracker : IDisposable
     {
         long now = Stopwatch.GetTimestamp();
         long threshold = (long)(age.TotalSeconds * Stopwatch.Frequency);
-        var leaked = new List<OutstandingFragment>();
+        var leaked = new List<(FragmentRecord Record, int Refs)>();
         lock (_lock)
         {
             foreach (TrackedFolio folio in _folios.Values)
@@ -197,14 +198,14 @@ internal sealed class FragmentTracker : IDisposable
                     if (record.Refs > 0 && !record.LeakReported && now - record.AllocatedAt >= threshold)
                     {
                         record.LeakReported = true;
-                        leaked.Add(Describe(record, now));
+                        leaked.Add((record, record.Refs));
                     }
                 }
             }
         }
 
         Interlocked.Add(ref _leaked, leaked.Count);
-        foreach (OutstandingFragment fragment in leaked)
+        foreach (OutstandingFragment fragment in Describe(leaked, now))
         {
             _report(fragment);
         }
@@ -230,8 +231,17 @@ internal sealed class FragmentTracker : IDisposable
     private static FragmentTracker TrackerOf(long entry) =>
         ((Arenas.FolioOwner)PageSideTable.Run(entry).Owner!).Tracker!;
 
-    private static OutstandingFragment Describe(FragmentRecord record, long now) =>
-        new(record.Fragment, record.AllocationStackTrace, Stopwatch.GetElapsedTime(record.AllocatedAt, now), record.Refs);
+    /// <summary>The public view of records picked under the lock; stacks are formatted here, outside it.</summary>
+    private static List<OutstandingFragment> Describe(List<(FragmentRecord Record, int Refs)> records, long now)
+    {
+        var list = new List<OutstandingFragment>(records.Count);
+        foreach ((FragmentRecord record, int refs) in records)
+        {
+            list.Add(new OutstandingFragment(record.Fragment, record.AllocationStackTrace, Stopwatch.GetElapsedTime(record.AllocatedAt, now), refs));
+        }
+
+        return list;
+    }
 
     /// <summary>The live record holding <paramref name="address"/> in the entry's folio life. Lock held.</summary>
     private FragmentRecord FindLive(long entry, nint address)
