@@ -72,7 +72,8 @@ public static class NativePages
     /// <summary>
     /// Drops one reference on the run that holds <paramref name="address"/>; the last one unmaps the run.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero.</exception>
+    /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero,
+    /// or (with fragment tracking) the tracked fragment holding it was already released.</exception>
     public static void Put(nint address)
     {
         long entry = PageSideTable.Find(address);
@@ -88,7 +89,8 @@ public static class NativePages
     /// Drops the reference <paramref name="piece"/> holds; the last one on its page unmaps the page.
     /// Also refuses a piece whose page was since released, even if the OS has reused the address.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The piece is empty or its page was already released.</exception>
+    /// <exception cref="InvalidOperationException">The piece is empty or its page was already released, or
+    /// (with fragment tracking) the piece itself was, even while its folio has other references.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Put(in BioVec piece) => PutChecked(EntryOf(piece), piece.Address);
 
