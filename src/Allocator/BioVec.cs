@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using NativeZcopy.SideTable;
 
 namespace NativeZcopy;
 
@@ -20,12 +21,21 @@ public readonly struct BioVec : IEquatable<BioVec>
     private readonly int _length;
     private readonly uint _generation;
 
-    internal BioVec(nint page, int offset, int length, uint generation)
+    /// <summary>
+    /// Descriptor index + 1 of the run the piece was cut from. Generations are per descriptor, so two
+    /// descriptors can be at the same one: the piece names both, and a stale piece whose address now
+    /// belongs to a run of another descriptor is refused. Fits the padding the struct had anyway.
+    /// </summary>
+    private readonly uint _run;
+
+    /// <summary>A piece of the run <paramref name="entry"/> names (its tracked bit is ignored).</summary>
+    internal BioVec(nint page, int offset, int length, long entry)
     {
         _page = page;
         _offset = offset;
         _length = length;
-        _generation = generation;
+        _generation = PageSideTable.GenerationOf(entry);
+        _run = (uint)(entry & ~PageSideTable.TrackedBit);
     }
 
     /// <summary>Base address of the page (folio or page run) that holds the bytes.</summary>
@@ -46,6 +56,9 @@ public readonly struct BioVec : IEquatable<BioVec>
     /// <summary>The life of the page this piece was cut from (see the remarks).</summary>
     internal uint Generation => _generation;
 
+    /// <summary>The side-table entry of the run life this piece was cut from, without the tracked bit.</summary>
+    internal long Entry => ((long)_generation << 32) | _run;
+
     /// <summary>The piece's bytes. Valid while the caller holds its reference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public unsafe Span<byte> AsSpan() => new((void*)(_page + _offset), _length);
@@ -62,18 +75,18 @@ public readonly struct BioVec : IEquatable<BioVec>
                 nameof(start), $"Slice({start}, {length}) does not lie inside a piece of {_length} bytes.");
         }
 
-        return new BioVec(_page, _offset + start, length, _generation);
+        return new BioVec(_page, _offset + start, length, Entry);
     }
 
     /// <inheritdoc/>
     public bool Equals(BioVec other) =>
-        _page == other._page && _offset == other._offset && _length == other._length && _generation == other._generation;
+        _page == other._page && _offset == other._offset && _length == other._length && _generation == other._generation && _run == other._run;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is BioVec other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(_page, _offset, _length, _generation);
+    public override int GetHashCode() => HashCode.Combine(_page, _offset, _length, _generation, _run);
 
     /// <inheritdoc/>
     public override string ToString() => $"BioVec(page 0x{_page:X} + {_offset}, {_length} bytes)";

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
+using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 using NativeZcopy.SideTable;
 
@@ -19,6 +20,9 @@ public static class NativePages
 {
     /// <summary>Runs mapped by <see cref="Alloc(int)"/> are unmapped straight back to the OS.</summary>
     private static readonly PageRunOwner s_osOwner = new(PageSource.Os);
+
+    /// <summary><see cref="AddRef"/> as the delegate the fragment tracker's slow path calls back.</summary>
+    private static readonly Action<long, nint> s_addRef = AddRef;
 
     /// <summary>The owner of runs from <see cref="Alloc(int)"/>, for the metrics.</summary>
     internal static PageRunOwner OsOwner => s_osOwner;
@@ -48,7 +52,7 @@ public static class NativePages
         PageSource source = owner.Source;
         nuint length = ((nuint)(uint)size + (nuint)(source.PageSize - 1)) & ~(nuint)(source.PageSize - 1);
         long entry = MapAndRegister(source, length, 1, owner);
-        return new BioVec(PageSideTable.Run(entry).Base, 0, size, PageSideTable.GenerationOf(entry));
+        return new BioVec(PageSideTable.Run(entry).Base, 0, size, entry);
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="address"/>.</summary>
@@ -61,17 +65,18 @@ public static class NativePages
             throw NotNative(address);
         }
 
-        AddRef(entry, address);
+        GetChecked(entry, address);
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="piece"/>.</summary>
     /// <exception cref="InvalidOperationException">The piece's run was already released.</exception>
-    public static void Get(in BioVec piece) => AddRef(EntryOf(piece), piece.Address);
+    public static void Get(in BioVec piece) => GetChecked(EntryOf(piece), piece.Address);
 
     /// <summary>
     /// Drops one reference on the run that holds <paramref name="address"/>; the last one unmaps the run.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero.</exception>
+    /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero,
+    /// or (with fragment tracking) the tracked fragment holding it was already released.</exception>
     public static void Put(nint address)
     {
         long entry = PageSideTable.Find(address);
@@ -80,24 +85,26 @@ public static class NativePages
             throw NotNative(address);
         }
 
-        Release(entry, address, 1);
+        PutChecked(entry, address);
     }
 
     /// <summary>
     /// Drops the reference <paramref name="piece"/> holds; the last one on its page unmaps the page.
     /// Also refuses a piece whose page was since released, even if the OS has reused the address.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The piece is empty or its page was already released.</exception>
+    /// <exception cref="InvalidOperationException">The piece is empty or its page was already released, or
+    /// (with fragment tracking) the piece itself was, even while its folio has other references.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Put(in BioVec piece) => Release(EntryOf(piece), piece.Address, 1);
+    public static void Put(in BioVec piece) => PutChecked(EntryOf(piece), piece.Address);
 
     /// <summary>
-    /// Drops the reference each piece holds. Neighbouring pieces of the same page (a message's pieces cut
-    /// in order) cost one atomic operation together, not one each. Every valid piece is released even
-    /// when some are not; then the first failure is thrown.
+    /// Drops the reference each piece holds. Neighbouring pieces of the same page life (a message's
+    /// pieces cut in order) cost one atomic operation together, not one each. Every valid piece is released
+    /// even when some are not; then the first failure is thrown.
     /// </summary>
     /// <exception cref="InvalidOperationException">A piece is empty, or its page was already released or
-    /// holds fewer references than the pieces claim; the message names it.</exception>
+    /// holds fewer references than the pieces claim, or (with fragment tracking) a piece itself was already
+    /// released; the message names it.</exception>
     public static void PutBatch(ReadOnlySpan<BioVec> pieces)
     {
         Exception? first = null;
@@ -106,14 +113,33 @@ public static class NativePages
         {
             BioVec head = pieces[start];
             int end = start + 1;
-            while (end < pieces.Length && pieces[end].Page == head.Page && pieces[end].Generation == head.Generation)
+            while (end < pieces.Length && pieces[end].Page == head.Page && pieces[end].Entry == head.Entry)
             {
                 end++;
             }
 
             try
             {
-                Release(EntryOf(head), head.Address, end - start);
+                long entry = EntryOf(head);
+                if (PageSideTable.IsTracked(entry))
+                {
+                    // Diagnostics: each tracked fragment is checked and released on its own.
+                    for (int i = start; i < end; i++)
+                    {
+                        try
+                        {
+                            PutChecked(entry, pieces[i].Address);
+                        }
+                        catch (InvalidOperationException error)
+                        {
+                            first ??= error;
+                        }
+                    }
+                }
+                else
+                {
+                    Release(entry, head.Address, end - start);
+                }
             }
             catch (InvalidOperationException error)
             {
@@ -157,6 +183,7 @@ public static class NativePages
     /// <exception cref="OutOfMemoryException">The OS refused, or the side table could not take the run.</exception>
     internal static long MapAndRegister(PageSource source, nuint length, int count, PageRunOwner owner)
     {
+        owner.RetryPendingUnmaps(); // reliability hook: runs whose unmap the OS refused get another chance first
         nint address = source.TryMap(length, out int error);
         if (address == 0)
         {
@@ -175,12 +202,51 @@ public static class NativePages
         }
     }
 
+    /// <summary>
+    /// Diagnostics hook: +1, through the fragment tracker first when the run is a tracked folio life
+    /// (see <see cref="FragmentTracker"/> for what extra refs on a tracked fragment mean).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GetChecked(long entry, nint address)
+    {
+        if (PageSideTable.IsTracked(entry))
+        {
+            FragmentTracker.Get(entry, address, s_addRef);
+            return;
+        }
+
+        AddRef(entry, address);
+    }
+
+    /// <summary>
+    /// Diagnostics hook: -1, after the fragment tracker has refused a double release of a tracked
+    /// fragment or dropped the fragment's ref.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PutChecked(long entry, nint address)
+    {
+        if (PageSideTable.IsTracked(entry))
+        {
+            FragmentTracker.Release(entry, address);
+        }
+
+        Release(entry, address, 1);
+    }
+
+    /// <summary>True when the piece names a live page life: the same check <see cref="Put(in BioVec)"/> makes.</summary>
+    internal static bool IsCurrent(in BioVec piece)
+    {
+        long entry = PageSideTable.Find(piece.Page);
+        return !piece.IsEmpty && entry != 0 && (entry & ~PageSideTable.TrackedBit) == piece.Entry;
+    }
+
     /// <summary>The entry for a piece, checked against the piece's page life.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long EntryOf(in BioVec piece)
     {
         long entry = PageSideTable.Find(piece.Page);
-        if (entry == 0 || PageSideTable.GenerationOf(entry) != piece.Generation)
+        // Whole entry, not just the generation: generations are per descriptor and collide across them.
+        if (entry == 0 || (entry & ~PageSideTable.TrackedBit) != piece.Entry)
         {
             ThrowStale(piece);
         }
@@ -270,11 +336,12 @@ public static class NativePages
 
         try
         {
-            AddRef(entry, address);
+            GetChecked(entry, address);
         }
         catch (InvalidOperationException)
         {
-            // The run died between the lookup and the increment: the range is not live native memory.
+            // The run died between the lookup and the increment, or (with fragment tracking) the range lies
+            // in no live fragment: it is not live native memory.
             return false;
         }
 
@@ -284,11 +351,11 @@ public static class NativePages
         nuint offset = (nuint)(address - run.Base);
         if (offset + (nuint)(uint)length > run.Length || offset > int.MaxValue)
         {
-            Release(entry, address, 1);
+            PutChecked(entry, address);
             return false;
         }
 
-        piece = new BioVec(run.Base, (int)offset, length, PageSideTable.GenerationOf(entry));
+        piece = new BioVec(run.Base, (int)offset, length, entry);
         return true;
     }
 

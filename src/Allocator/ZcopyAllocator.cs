@@ -1,8 +1,10 @@
 using System;
+using System.Collections.Generic;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.Arenas;
+using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 
 namespace NativeZcopy;
@@ -55,6 +57,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>Maps, counts and unmaps this allocator's folios.</summary>
     private readonly FolioOwner _owner;
 
+    /// <summary>The diagnostic mode (see <see cref="ZcopyAllocatorOptions.TrackFragments"/>); null when off.</summary>
+    private readonly FragmentTracker? _tracker;
+
     /// <summary>This allocator's folio owner, for local caches.</summary>
     internal FolioOwner Owner => _owner;
 
@@ -96,6 +101,7 @@ public sealed class ZcopyAllocator : IDisposable
                 $"RetainedFoliosPerArena {retained} must be from 0 to {MaxRetainedFoliosPerArena}.", nameof(options));
         }
 
+        int sampleRate = TrackingRate(options);
         int arenaCount = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, processors));
         PageMapOptions mapOptions =
             (options.PrefaultFolios ? PageMapOptions.Prefault : PageMapOptions.None) |
@@ -103,7 +109,8 @@ public sealed class ZcopyAllocator : IDisposable
         _arenas = new Arena[arenaCount];
         _arenaMask = arenaCount - 1;
         _alignmentMask = alignment - 1;
-        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions);
+        _tracker = sampleRate == 0 ? null : new FragmentTracker(sampleRate, options.LeakReportAge, OnFragmentLeaked);
+        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions) { Tracker = _tracker };
         RetainedFoliosPerArena = retained;
         FolioSize = folioSize;
         Alignment = alignment;
@@ -143,6 +150,16 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;
+
+    /// <summary>One folio life in this many is tracked; 0 when tracking is off (see <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/>).</summary>
+    public int TrackingSampleRate => _tracker?.SampleRate ?? 0;
+
+    /// <summary>
+    /// Raised once for each tracked fragment found outstanding past <see cref="ZcopyAllocatorOptions.LeakReportAge"/>
+    /// (from a timer thread), by <see cref="CheckForLeaks"/>, and for each one still outstanding at
+    /// <see cref="Dispose"/>. Handlers run on the thread that found the leak and must not throw.
+    /// </summary>
+    public event EventHandler<FragmentLeakedEventArgs>? FragmentLeaked;
 
     /// <summary>Breaks a piece of <paramref name="size"/> bytes off the current processor's folio.</summary>
     /// <returns>The piece, holding one reference on its folio; release it with <see cref="NativePages.Put(in BioVec)"/>.</returns>
@@ -208,7 +225,7 @@ public sealed class ZcopyAllocator : IDisposable
             while (done < sizes.Length)
             {
                 ref Arena arena = ref _arenas[Thread.GetCurrentProcessorId() & _arenaMask];
-                done += arena.CarveRun(sizes[done..], _alignmentMask, pieces[done..]);
+                done += arena.CarveRun(sizes[done..], _alignmentMask, _owner, pieces[done..]);
                 if (done < sizes.Length)
                 {
                     pieces[done] = Alloc(sizes[done]); // the folio is full: move on, one piece at a time
@@ -256,15 +273,18 @@ public sealed class ZcopyAllocator : IDisposable
         return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments + _owner.CachedFragments, FolioSize)
         {
             FoliosRetained = _owner.FoliosRetained,
+            FragmentsLeaked = _tracker?.LeakedCount ?? 0,
+            TrackedFragmentsOutstanding = _tracker?.OutstandingCount ?? 0,
         };
     }
 
     /// <summary>
-    /// Gives back to the OS every folio kept for reuse and every arena's unused spare. Folios in use are
-    /// untouched. Returns how many folios were unmapped.
+    /// Gives back to the OS every folio kept for reuse and every arena's unused spare, and retries any
+    /// unmap the OS refused before. Folios in use are untouched. Returns how many folios were unmapped.
     /// </summary>
     public int Trim()
     {
+        _owner.RetryPendingUnmaps();
         int trimmed = 0;
         for (int i = 0; i < _arenas.Length; i++)
         {
@@ -280,14 +300,40 @@ public sealed class ZcopyAllocator : IDisposable
     }
 
     /// <summary>
+    /// The tracked fragments that still hold a reference, each with its allocation stack: every live
+    /// fragment with <see cref="ZcopyAllocatorOptions.TrackFragments"/>, the sampled ones with
+    /// <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/> above 1, none with tracking off.
+    /// </summary>
+    public IReadOnlyList<OutstandingFragment> GetOutstandingFragments() => _tracker?.Snapshot() ?? [];
+
+    /// <summary>
+    /// Reports through <see cref="FragmentLeaked"/> every tracked fragment outstanding for at least
+    /// <paramref name="olderThan"/> that was not reported before, and returns how many it reported.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="olderThan"/> is negative.</exception>
+    public int CheckForLeaks(TimeSpan olderThan)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
+        return _tracker?.CheckForLeaks(olderThan) ?? 0;
+    }
+
+    /// <summary>
     /// Gives back the arenas' own references (each current folio and spare). Folios still referenced by
     /// pieces stay mapped until their last Put. Later allocations throw <see cref="ObjectDisposedException"/>.
-    /// Idempotent; does nothing on <see cref="Shared"/>.
+    /// A tracking allocator reports every tracked fragment still outstanding through
+    /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
+    /// the unmap retried, and calling Dispose again retries it once more. Does nothing on <see cref="Shared"/>.
     /// </summary>
     public void Dispose()
     {
-        if (ReferenceEquals(this, Volatile.Read(ref s_shared)) || !_owner.MarkDisposed())
+        if (ReferenceEquals(this, Volatile.Read(ref s_shared)))
         {
+            return;
+        }
+
+        if (!_owner.MarkDisposed())
+        {
+            _owner.RetryPendingUnmaps(); // reliability hook: a further Dispose retries refused unmaps
             return;
         }
 
@@ -296,8 +342,35 @@ public sealed class ZcopyAllocator : IDisposable
             _arenas[i].Drain(_owner);
         }
 
+        // Retained folios go back now; folios whose unmap the OS refused get one more try; a tracking
+        // allocator reports what is still outstanding (it frees none of it: those folios go at their last Put).
         _owner.TrimRetained();
+        _owner.RetryPendingUnmaps();
+        _tracker?.Dispose();
     }
+
+    /// <summary>Checks the diagnostics options and returns the effective sample rate (0 = off).</summary>
+    private static int TrackingRate(ZcopyAllocatorOptions options)
+    {
+        int rate = options.TrackingSampleRate;
+        if (rate < 0 || (options.TrackFragments && rate > 1))
+        {
+            throw new ArgumentException(
+                $"TrackingSampleRate {rate} must be 0 (off), 1 (every fragment) or N > 1 (one folio life in N), and 0 or 1 with TrackFragments.",
+                nameof(options));
+        }
+
+        TimeSpan age = options.LeakReportAge;
+        if (age < TimeSpan.Zero && age != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentException($"LeakReportAge {age} must be zero or more, or Timeout.InfiniteTimeSpan.", nameof(options));
+        }
+
+        return options.TrackFragments ? 1 : rate;
+    }
+
+    private void OnFragmentLeaked(OutstandingFragment fragment) =>
+        FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowSizeOutOfRange(int size) =>

@@ -1,3 +1,6 @@
+using System;
+using System.Threading;
+
 namespace NativeZcopy;
 
 /// <summary>How a <see cref="ZcopyAllocator"/> sizes and aligns what it hands out.</summary>
@@ -47,4 +50,32 @@ public sealed class ZcopyAllocatorOptions
     /// <c>shared</c>).
     /// </summary>
     public string? Name { get; init; }
+
+    /// <summary>The sample rate Netty's leak detector defaults to, for <see cref="TrackingSampleRate"/>.</summary>
+    public const int DefaultTrackingSampleRate = 128;
+
+    /// <summary>
+    /// Diagnostics: record every fragment with the stack trace of its allocation, refuse a second release
+    /// of a fragment with <see cref="InvalidOperationException"/> even while its folio has other refs, and
+    /// list the live ones in <see cref="ZcopyAllocator.GetOutstandingFragments"/>. The same as
+    /// <see cref="TrackingSampleRate"/> = 1. Off (the default) costs nothing on the hot path.
+    /// </summary>
+    public bool TrackFragments { get; init; }
+
+    /// <summary>
+    /// Diagnostics a server can leave on: 0 (the default) tracks nothing, 1 tracks every fragment (as
+    /// <see cref="TrackFragments"/>), N tracks one folio life in N and every fragment cut from it, so on
+    /// average one fragment in N pays for a stack trace. <see cref="DefaultTrackingSampleRate"/> is 128.
+    /// Combined with <see cref="TrackFragments"/> it must be 0 or 1.
+    /// </summary>
+    public int TrackingSampleRate { get; init; }
+
+    /// <summary>
+    /// A tracked fragment still outstanding this long after its allocation is reported as leaked, once,
+    /// through <see cref="ZcopyAllocator.FragmentLeaked"/> and <see cref="ZcopyStatistics.FragmentsLeaked"/>,
+    /// by a check that runs every half of this (between 1 and 30 seconds).
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the periodic check off. Default: one minute.
+    /// Whatever it is, Dispose reports every tracked fragment still outstanding.
+    /// </summary>
+    public TimeSpan LeakReportAge { get; init; } = TimeSpan.FromMinutes(1);
 }

@@ -76,7 +76,10 @@ public sealed class ZcopyLocalCache : IDisposable
         ArgumentNullException.ThrowIfNull(allocator);
         _allocator = allocator;
         _sliceSize = Math.Min(DefaultSliceSize, allocator.MaxFragmentSize);
-        _maxCachedSize = _sliceSize / 4;
+
+        // With fragment tracking on, every piece must pass through the allocator to be recorded: the cache
+        // then cuts nothing itself (no piece size qualifies) and forwards every call.
+        _maxCachedSize = allocator.Owner.Tracker is null ? _sliceSize / 4 : 0;
         _alignmentMask = allocator.Alignment - 1;
     }
 
@@ -97,7 +100,7 @@ public sealed class ZcopyLocalCache : IDisposable
             _next = next + fullSize;
             _share--;
             _cut++;
-            return new BioVec(_folio, next, size, PageSideTable.GenerationOf(_entry));
+            return new BioVec(_folio, next, size, _entry);
         }
 
         return AllocSlow(size, fullSize);
@@ -112,7 +115,7 @@ public sealed class ZcopyLocalCache : IDisposable
     public void Put(in BioVec piece)
     {
         long entry = _entry;
-        if (piece.Page == _folio && entry != 0 && piece.Generation == PageSideTable.GenerationOf(entry))
+        if (piece.Page == _folio && entry != 0 && piece.Entry == entry)
         {
             // Same folio, same life, and the cache's share keeps that life alive: the piece's reference
             // simply becomes the cache's again.
@@ -153,7 +156,7 @@ public sealed class ZcopyLocalCache : IDisposable
         _end = slice.Offset + _sliceSize;
         _share = share - 1;
         _cut = 1;
-        return new BioVec(_folio, slice.Offset, size, slice.Generation);
+        return new BioVec(_folio, slice.Offset, size, entry);
     }
 
     /// <summary>Returns the cache's share on the current slice's folio, unmapping it if that was the last ref.</summary>

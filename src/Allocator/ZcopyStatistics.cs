@@ -23,4 +23,11 @@ public readonly record struct ZcopyStatistics(
 
     /// <summary>Bytes of folios mapped now.</summary>
     public long BytesMapped => LiveFolios * FolioSize;
+
+    /// <summary>Tracked fragments reported as leaked so far (0 with tracking off; see
+    /// <see cref="ZcopyAllocatorOptions.LeakReportAge"/>).</summary>
+    public long FragmentsLeaked { get; init; }
+
+    /// <summary>Tracked fragments that still hold a reference (0 with tracking off).</summary>
+    public long TrackedFragmentsOutstanding { get; init; }
 }

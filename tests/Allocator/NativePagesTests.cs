@@ -32,11 +32,12 @@ public sealed class NativePagesTests
         Assert.Equal(2, NativePages.RefCount(run.Page));
         NativePages.Put(run.Page + 1);
         Assert.True(ProcMaps.IsMapped(run.Page, mapped));
+        byte[] marker = ProcMaps.Mark(run.Page);
         NativePages.Put(run);
 
         Assert.Equal(0, NativePages.RefCount(run.Page));
         Assert.False(NativePages.IsNativePage(run.Page));
-        Assert.True(ProcMaps.IsUnmapped(run.Page, mapped));
+        Assert.True(ProcMaps.IsGone(run.Page, mapped, marker));
     }
 
     [Theory]
@@ -109,7 +110,7 @@ public sealed class NativePagesTests
     }
 
     [Fact]
-    public void A_refused_unmap_throws_naming_the_run_and_leaves_it_registered_dead()
+    public void A_refused_unmap_throws_naming_the_run_and_keeps_it_registered_dead_until_a_retry()
     {
         var source = new FaultInjectingPageSource();
         var owner = new PageRunOwner(source);
@@ -126,9 +127,12 @@ public sealed class NativePagesTests
         Assert.Throws<InvalidOperationException>(() => NativePages.Put(run));
         Assert.True(ProcMaps.IsMapped(run.Page, 4096));
 
-        // Clean up what the injected fault left behind, through the owner as a retry would.
+        // Nothing is lost: the owner keeps the run pending and gives it back once the OS agrees.
+        Assert.Equal(1, owner.PendingUnmaps);
+        Assert.Equal(0, owner.RetryPendingUnmaps());
         source.FailUnmaps = false;
-        owner.OnFinalRelease(PageSideTable.Find(run.Page));
+        Assert.Equal(1, owner.RetryPendingUnmaps());
+        Assert.Equal(0, owner.PendingUnmaps);
         Assert.Equal(0, source.BytesMapped);
         Assert.Equal(0, PageSideTable.Find(run.Page));
     }

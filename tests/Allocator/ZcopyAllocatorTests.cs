@@ -85,8 +85,9 @@ public sealed class ZcopyAllocatorTests
         Assert.Equal(1, NativePages.RefCount(folio));
         Assert.Equal(0, allocator.GetStatistics().FoliosUnmapped);
 
+        byte[] marker = ProcMaps.Mark(folio);       // the first piece's bytes: released, still mapped
         NativePages.Put(second.Address + 100);      // the last ref
-        Assert.True(ProcMaps.IsUnmapped(folio, 16384));
+        Assert.True(ProcMaps.IsGone(folio, 16384, marker));
         Assert.False(NativePages.IsNativePage(folio));
         ZcopyStatistics stats = allocator.GetStatistics();
         Assert.Equal(2, stats.FoliosMapped);
@@ -112,8 +113,9 @@ public sealed class ZcopyAllocatorTests
         Assert.Throws<ObjectDisposedException>(() => allocator.TryAlloc(100, out _));
         Assert.Throws<ObjectDisposedException>(() => allocator.MemDup(new byte[4]));
 
+        byte[] marker = ProcMaps.Mark(piece.Page);
         NativePages.Put(piece);
-        Assert.True(ProcMaps.IsUnmapped(piece.Page, 16384));
+        Assert.True(ProcMaps.IsGone(piece.Page, 16384, marker));
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
     }
 

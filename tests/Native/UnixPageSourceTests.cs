@@ -32,10 +32,11 @@ public sealed class UnixPageSourceTests
         var bytes = new Span<byte>((void*)address, (int)length);
         Assert.True(bytes.IndexOfAnyExcept((byte)0) < 0);
         bytes.Fill(0xA5);
+        byte[] marker = ProcMaps.Mark(address);
 
         Assert.True(os.TryUnmap(address, length, out error));
         Assert.Equal(0, error);
-        Assert.True(ProcMaps.IsUnmapped(address, (long)length));
+        Assert.True(ProcMaps.IsGone(address, (long)length, marker));
     }
 
     [Fact]
@@ -72,10 +73,12 @@ public sealed class UnixPageSourceTests
         nuint length = 4 * 1024 * 1024;
         nint address = os.TryMap(length, PageMapOptions.HugePages, out int error);
         Assert.NotEqual(0, address);
+        byte[] marker = [];
         try
         {
             Assert.Equal(0, address % (2 * 1024 * 1024));
             Assert.True(ProcMaps.IsMapped(address, (long)length));
+            marker = ProcMaps.Mark(address);
             string mode = System.IO.File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
             if (!mode.Contains("[never]", StringComparison.Ordinal))
             {
@@ -87,7 +90,7 @@ public sealed class UnixPageSourceTests
             Assert.True(os.TryUnmap(address, length, out error));
         }
 
-        Assert.True(ProcMaps.IsUnmapped(address, (long)length));
+        Assert.True(ProcMaps.IsGone(address, (long)length, marker));
     }
 
     /// <summary>How many pages of the range are resident, by the kernel's own count (mincore).</summary>

@@ -17,6 +17,8 @@ internal sealed class FaultInjectingPageSource : PageSource
     private long _maps;
     private long _unmaps;
     private long _mapped;
+    private long _peakMapped;
+    private long _successfulMaps;
 
     /// <summary>1-based index of the map call that fails; 0 fails none.</summary>
     public long FailMapNumber { get; set; }
@@ -39,6 +41,12 @@ internal sealed class FaultInjectingPageSource : PageSource
     /// <summary>Bytes currently mapped through this source.</summary>
     public long BytesMapped => Volatile.Read(ref _mapped);
 
+    /// <summary>The most bytes mapped through this source at any one time.</summary>
+    public long PeakBytesMapped => Volatile.Read(ref _peakMapped);
+
+    /// <summary>Successful maps so far.</summary>
+    public long Maps => Volatile.Read(ref _successfulMaps);
+
     public override int PageSize => Os.PageSize;
 
     public override nint TryMap(nuint length, out int error)
@@ -57,7 +65,19 @@ internal sealed class FaultInjectingPageSource : PageSource
         nint address = Os.TryMap(length, out error);
         if (address != 0)
         {
-            Interlocked.Add(ref _mapped, (long)length);
+            Interlocked.Increment(ref _successfulMaps);
+            long now = Interlocked.Add(ref _mapped, (long)length);
+            long peak = Volatile.Read(ref _peakMapped);
+            while (now > peak)
+            {
+                long seen = Interlocked.CompareExchange(ref _peakMapped, now, peak);
+                if (seen == peak)
+                {
+                    break;
+                }
+
+                peak = seen;
+            }
         }
 
         return address;

@@ -93,11 +93,17 @@ internal struct Arena
         int used = _used;
         if (_limit - used >= fullSize)
         {
-            piece = new BioVec(_folio, used, size, PageSideTable.GenerationOf(_folioEntry));
+            long entry = _folioEntry;
+            piece = new BioVec(_folio, used, size, entry);
             _used = used + fullSize;
             _bias--;
             _fragmentsAllocated++;
             Exit();
+            if (PageSideTable.IsTracked(entry))
+            {
+                owner.Tracker!.OnCarved(piece); // diagnostics hook: a tracked folio life records its pieces
+            }
+
             return true;
         }
 
@@ -109,12 +115,12 @@ internal struct Arena
     /// acquisition, writing them to <paramref name="pieces"/>. Returns how many it cut (possibly 0); the
     /// caller takes the rest one at a time, which moves to the next folio.
     /// </summary>
-    public int CarveRun(ReadOnlySpan<int> sizes, int alignmentMask, Span<BioVec> pieces)
+    public int CarveRun(ReadOnlySpan<int> sizes, int alignmentMask, FolioOwner owner, Span<BioVec> pieces)
     {
         Enter();
         int used = _used;
         int limit = _limit;
-        uint generation = PageSideTable.GenerationOf(_folioEntry);
+        long entry = _folioEntry;
         int count = 0;
         for (; count < sizes.Length; count++)
         {
@@ -125,7 +131,7 @@ internal struct Arena
                 break;
             }
 
-            pieces[count] = new BioVec(_folio, used, size, generation);
+            pieces[count] = new BioVec(_folio, used, size, entry);
             used += fullSize;
         }
 
@@ -133,6 +139,14 @@ internal struct Arena
         _bias -= count;
         _fragmentsAllocated += count;
         Exit();
+        if (PageSideTable.IsTracked(entry))
+        {
+            for (int i = 0; i < count; i++)
+            {
+                owner.Tracker!.OnCarved(pieces[i]); // diagnostics hook, as in TryAlloc
+            }
+        }
+
         return count;
     }
 
@@ -156,11 +170,17 @@ internal struct Arena
                     fresh = 0;
                 }
 
-                piece = new BioVec(_folio, _used, size, PageSideTable.GenerationOf(_folioEntry));
+                long entry = _folioEntry;
+                piece = new BioVec(_folio, _used, size, entry);
                 _used += fullSize;
                 _bias--;
                 _fragmentsAllocated++;
                 Exit();
+                if (PageSideTable.IsTracked(entry))
+                {
+                    owner.Tracker!.OnCarved(piece); // diagnostics hook, as in TryAlloc
+                }
+
                 if (fresh != 0)
                 {
                     FolioOwner.ReleaseShare(fresh, owner.FullShare);
@@ -236,7 +256,7 @@ internal struct Arena
             // No piece of this folio is referenced any more, so nobody else can reach its state: give it a
             // new generation (stale pieces of its last life are refused from now on) and start over. If the
             // allocator is being disposed, Drain runs after us on this lock and gives the folio back.
-            _folioEntry = PageSideTable.Reissue(entry, owner.FullShare);
+            _folioEntry = PageSideTable.Reissue(entry, owner.FullShare, owner.SampleNextLife());
             _bias = owner.FullShare;
             _used = 0;
             _reusedInPlace++;

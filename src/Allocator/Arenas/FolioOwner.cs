@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 using NativeZcopy.SideTable;
 
@@ -55,6 +56,12 @@ internal sealed class FolioOwner : PageRunOwner
     /// <summary>References a folio is registered with, all of them the adopting arena's.</summary>
     public int FullShare { get; }
 
+    /// <summary>Diagnostics hook: records the fragments of sampled folio lives; null when tracking is off.</summary>
+    public FragmentTracker? Tracker { get; init; }
+
+    /// <summary>Diagnostics hook: true when the folio life about to start is to be tracked.</summary>
+    public bool SampleNextLife() => Tracker is { } tracker && tracker.SampleNextLife();
+
     /// <summary>True once the allocator is disposed.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -79,6 +86,7 @@ internal sealed class FolioOwner : PageRunOwner
     /// </summary>
     public long TryMapFolio(out int error)
     {
+        RetryPendingUnmaps(); // reliability hook: runs whose unmap the OS refused get another chance first
         nint address = Source.TryMap((nuint)FolioSize, MapOptions, out error);
         if (address == 0)
         {
@@ -88,7 +96,7 @@ internal sealed class FolioOwner : PageRunOwner
         long entry;
         try
         {
-            entry = PageSideTable.Register(address, (nuint)FolioSize, FullShare, this);
+            entry = PageSideTable.Register(address, (nuint)FolioSize, FullShare, this, SampleNextLife());
         }
         catch
         {
@@ -102,7 +110,9 @@ internal sealed class FolioOwner : PageRunOwner
 
     /// <summary>
     /// Gives back <paramref name="share"/> refs on a folio this thread holds them on. If they were the
-    /// last, the folio is unmapped, so never call this under an arena lock.
+    /// last, the folio is unmapped, so never call this under an arena lock. An OS refusal to unmap is not
+    /// the caller's failure here (an arena giving back its own share, on Alloc or Dispose): the folio
+    /// stays on the pending-unmap list and is retried, and nothing is thrown.
     /// </summary>
     public static void ReleaseShare(long entry, int share)
     {
@@ -114,7 +124,14 @@ internal sealed class FolioOwner : PageRunOwner
         long after = Interlocked.Add(ref run.State, -share);
         if (PageSideTable.CountOfState(after) == 0)
         {
-            run.Owner!.OnFinalRelease(entry);
+            try
+            {
+                run.Owner!.OnFinalRelease(entry);
+            }
+            catch (InvalidOperationException) when (run.Owner!.IsPendingUnmap(entry))
+            {
+                // Refused unmap: deferred by the owner, retried before its next map and on Dispose.
+            }
         }
     }
 
@@ -130,7 +147,7 @@ internal sealed class FolioOwner : PageRunOwner
         }
 
         long entry = _stash.TryPop(arena);
-        return entry == 0 ? 0 : PageSideTable.Reissue(entry, FullShare);
+        return entry == 0 ? 0 : PageSideTable.Reissue(entry, FullShare, SampleNextLife());
     }
 
     /// <summary>

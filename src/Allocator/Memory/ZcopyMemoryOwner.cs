@@ -63,8 +63,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     {
         if (validate)
         {
-            long entry = PageSideTable.Find(piece.Page);
-            if (piece.IsEmpty || entry == 0 || PageSideTable.GenerationOf(entry) != piece.Generation)
+            if (!NativePages.IsCurrent(piece))
             {
                 throw new ArgumentException(
                     piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} belongs to a page that was already released.",

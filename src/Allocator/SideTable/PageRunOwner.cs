@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using NativeZcopy.Native;
 
@@ -8,10 +9,28 @@ namespace NativeZcopy.SideTable;
 /// Decides what happens to a run whose refcount reached zero. The base behaviour is the design's default:
 /// unmap the real pages at once. An allocator subclasses it to count what it unmaps.
 /// </summary>
+/// <remarks>
+/// <b>Refused unmaps.</b> When the OS refuses to unmap a dead run, the run is not forgotten: it stays
+/// registered with a count of zero (so every Get and Put on it keeps failing cleanly) and goes on this
+/// owner's pending list. The list is retried before this owner's next map, after its next successful
+/// unmap, on every <see cref="ZcopyAllocator.Dispose"/> call (a second call on a disposed allocator
+/// retries) and on <see cref="RetryPendingUnmaps"/>; a run leaves it only when
+/// the OS has taken the pages back and the run is unregistered. Nothing is lost, and the caller whose
+/// Put took the count to zero still gets the documented <see cref="InvalidOperationException"/>.
+/// </remarks>
 internal class PageRunOwner
 {
     /// <summary>Bytes of this owner's runs registered now. Changed only by <see cref="AddBytesMapped"/>.</summary>
     private long _bytesMapped;
+
+    /// <summary>Guards <see cref="_pendingUnmaps"/>.</summary>
+    private readonly Lock _pendingLock = new();
+
+    /// <summary>Entries of dead runs whose unmap the OS refused. Owned by <see cref="_pendingLock"/>.</summary>
+    private readonly List<long> _pendingUnmaps = [];
+
+    /// <summary>Count of <see cref="_pendingUnmaps"/>, readable without the lock so the map path can skip it.</summary>
+    private int _pendingCount;
 
     /// <summary>Creates an owner that returns runs to <paramref name="source"/>.</summary>
     public PageRunOwner(PageSource source) => Source = source;
@@ -25,41 +44,121 @@ internal class PageRunOwner
     /// <summary>Called by <see cref="PageSideTable"/> as it registers (+) and unregisters (-) a run of this owner.</summary>
     internal void AddBytesMapped(long delta) => Interlocked.Add(ref _bytesMapped, delta);
 
+    /// <summary>Dead runs whose unmap the OS refused and that wait for a retry.</summary>
+    public int PendingUnmaps => Volatile.Read(ref _pendingCount);
+
     /// <summary>
     /// Called once, on the thread whose <c>Put</c> took the count from 1 to 0. The run is dead (count 0,
     /// no <c>Get</c> can revive it) but still registered and mapped.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The OS refused to unmap; the run stays registered, dead.</exception>
+    /// <exception cref="InvalidOperationException">The OS refused to unmap; the run stays registered, dead,
+    /// on the pending list (see the remarks).</exception>
     public virtual void OnFinalRelease(long entry)
     {
         ReleaseToOs(entry);
     }
 
-    /// <summary>Unmaps a dead run and then unregisters it.</summary>
+    /// <summary>True when <paramref name="entry"/> is a dead run waiting for its unmap to be retried.</summary>
+    public bool IsPendingUnmap(long entry)
+    {
+        lock (_pendingLock)
+        {
+            return _pendingUnmaps.Contains(entry);
+        }
+    }
+
+    /// <summary>
+    /// Tries again to unmap every run whose unmap the OS refused. Returns how many were unmapped; the
+    /// others stay pending. Never throws for an OS refusal.
+    /// </summary>
+    public int RetryPendingUnmaps()
+    {
+        if (Volatile.Read(ref _pendingCount) == 0)
+        {
+            return 0;
+        }
+
+        long[] pending;
+        lock (_pendingLock)
+        {
+            pending = [.. _pendingUnmaps];
+            _pendingUnmaps.Clear();
+            Volatile.Write(ref _pendingCount, 0);
+        }
+
+        // The system calls run outside the lock; a run this thread took off the list is its own until it
+        // is either unregistered or put back, so two retries never unmap the same run.
+        int done = 0;
+        foreach (long entry in pending)
+        {
+            if (TryUnmapAndUnregister(entry, out _))
+            {
+                done++;
+            }
+            else
+            {
+                Defer(entry);
+            }
+        }
+
+        return done;
+    }
+
+    /// <summary>Unmaps a dead run and then unregisters it; if the OS refuses, defers it and throws.</summary>
     /// <remarks>
     /// Unmap first, unregister second: while the run is still registered nobody else can be handed its
     /// addresses, and once it is unmapped the OS may give them to a new run, whose fresh entries
     /// <see cref="PageSideTable.Unregister"/> leaves alone (it clears only entries that are still ours).
     /// If the OS refuses, the run stays registered with a count of zero: every Get and Put on it keeps
-    /// failing cleanly and the table still describes the mapping that really exists.
+    /// failing cleanly, the table still describes the mapping that really exists, and the pending list
+    /// remembers to give it back.
     /// </remarks>
     protected void ReleaseToOs(long entry)
     {
-        ref PageRun run = ref PageSideTable.Run(entry);
-        nint address = run.Base;
-        nuint length = run.Length;
-        if (!Source.TryUnmap(address, length, out int error))
+        if (TryUnmapAndUnregister(entry, out int error))
         {
-            throw new InvalidOperationException(
-                $"The OS refused to unmap the {length}-byte run at 0x{address:X}: {Source.DescribeError(error)}.");
+            if (Volatile.Read(ref _pendingCount) != 0)
+            {
+                RetryPendingUnmaps(); // the OS takes pages back again: give it the ones it refused
+            }
         }
-
-        PageSideTable.Unregister(entry);
-        OnUnmapped(length);
+        else
+        {
+            ref PageRun run = ref PageSideTable.Run(entry);
+            Defer(entry);
+            throw new InvalidOperationException(
+                $"The OS refused to unmap the {run.Length}-byte run at 0x{run.Base:X}: {Source.DescribeError(error)}. " +
+                "The run is kept and its unmap retried before this owner's next map.");
+        }
     }
 
     /// <summary>Hook for owners that count what they give back.</summary>
     protected virtual void OnUnmapped(nuint length)
     {
+    }
+
+    /// <summary>The unmap and unregistration of a dead run; false with the OS error when refused.</summary>
+    private bool TryUnmapAndUnregister(long entry, out int error)
+    {
+        ref PageRun run = ref PageSideTable.Run(entry);
+        nuint length = run.Length;
+        if (!Source.TryUnmap(run.Base, length, out error))
+        {
+            return false;
+        }
+
+        PageSideTable.Unregister(entry);
+        OnUnmapped(length);
+        return true;
+    }
+
+    /// <summary>Puts a dead run on the pending list.</summary>
+    private void Defer(long entry)
+    {
+        lock (_pendingLock)
+        {
+            _pendingUnmaps.Add(entry);
+            Volatile.Write(ref _pendingCount, _pendingUnmaps.Count);
+        }
     }
 }

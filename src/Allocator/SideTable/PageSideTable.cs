@@ -37,7 +37,7 @@ namespace NativeZcopy.SideTable;
 /// already, so the lock adds nothing measurable to them and nothing at all to Get, Put or a lookup.
 /// </para>
 /// </remarks>
-internal static class PageSideTable
+internal static partial class PageSideTable
 {
     /// <summary>
     /// Bits of user address space covered. 47 on x86-64 and 48 on arm64 without 5-level paging; mappings
@@ -58,6 +58,17 @@ internal static class PageSideTable
     /// At most 2^24 live runs (16 Mi): 64 GiB of 4 KiB runs. The chunk root is then 16 Ki references.
     /// </summary>
     private const int MaxRunsBits = 24;
+
+    /// <summary>
+    /// Diagnostics hook: set in the low word of the entries of a folio life whose fragments a
+    /// <see cref="Diagnostics.FragmentTracker"/> records. Descriptor index + 1 needs at most 25 bits
+    /// (<see cref="MaxRunsBits"/> + 1), so bits 25..31 are free; Get, Put and an arena's carve test this
+    /// bit of an entry they already hold and take the tracked slow path only when it is set.
+    /// </summary>
+    public const long TrackedBit = 1L << 30;
+
+    /// <summary>The bits of an entry's low word that hold descriptor index + 1.</summary>
+    private const uint EntryIndexMask = (1u << (MaxRunsBits + 1)) - 1;
 
     /// <summary>log2 of the OS page size, read once from the process's page source.</summary>
     private static readonly int s_pageShift = BitOperations.Log2((uint)PageSource.Os.PageSize);
@@ -121,10 +132,14 @@ internal static class PageSideTable
     {
         // Unchecked indexing: a non-zero entry was issued by Register for an index below 2^MaxRunsBits,
         // whose chunk exists (chunks are never freed) and is exactly 2^ChunkBits descriptors long.
-        uint index = (uint)entry - 1;
+        uint index = ((uint)entry & EntryIndexMask) - 1;
         PageRun[] chunk = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_chunks), index >> ChunkBits)!;
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(chunk), index & ((1 << ChunkBits) - 1));
     }
+
+    /// <summary>True when the entry's folio life is recorded by a fragment tracker (see <see cref="TrackedBit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsTracked(long entry) => (entry & TrackedBit) != 0;
 
     /// <summary>The generation an entry was issued under.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -142,8 +157,9 @@ internal static class PageSideTable
     /// Registers a fresh mapping with <paramref name="initialCount"/> refs and publishes its slots.
     /// Returns its entry. Throws <see cref="OutOfMemoryException"/> when the mapping lies outside the
     /// covered address space or the descriptor space is exhausted; the caller still owns the mapping then.
+    /// <paramref name="tracked"/> sets <see cref="TrackedBit"/> in the entry.
     /// </summary>
-    public static long Register(nint address, nuint length, int initialCount, PageRunOwner owner)
+    public static long Register(nint address, nuint length, int initialCount, PageRunOwner owner, bool tracked = false)
     {
         // Metrics: the first mapping publishes the NativeZcopy meter (one volatile read afterwards). Here,
         // outside every lock and type initializer, because publishing calls listeners' callbacks.
@@ -167,7 +183,7 @@ internal static class PageSideTable
             run.Owner = owner;
             uint generation = GenerationOfState(run.State);
             Volatile.Write(ref run.State, ((long)generation << 32) | (uint)initialCount);
-            entry = ((long)generation << 32) | (uint)(index + 1);
+            entry = ((long)generation << 32) | (uint)(index + 1) | (tracked ? TrackedBit : 0);
 
             for (ulong page = firstPage; page <= lastPage; page++)
             {
@@ -187,14 +203,15 @@ internal static class PageSideTable
     /// <summary>
     /// Gives a run whose count its owner holds entirely (count reached zero with the owner's last
     /// share) a new generation and <paramref name="count"/> refs, and rewrites its slots. Pieces of the
-    /// run's previous life can no longer touch it. Returns the new entry.
+    /// run's previous life can no longer touch it. Returns the new entry, with <see cref="TrackedBit"/>
+    /// set when <paramref name="tracked"/> says the new life is recorded.
     /// </summary>
-    public static long Reissue(long entry, int count)
+    public static long Reissue(long entry, int count, bool tracked = false)
     {
         ref PageRun run = ref Run(entry);
         uint generation = GenerationOf(entry) + 1;
         Volatile.Write(ref run.State, ((long)generation << 32) | (uint)count);
-        long fresh = ((long)generation << 32) | (uint)entry;
+        long fresh = ((long)generation << 32) | ((uint)entry & EntryIndexMask) | (tracked ? TrackedBit : 0);
         WriteSlots(run.Base, run.Length, entry, fresh);
         return fresh;
     }
@@ -222,7 +239,7 @@ internal static class PageSideTable
                 Array.Resize(ref s_freeIndices, s_freeIndices.Length * 2);
             }
 
-            s_freeIndices[s_freeCount++] = (int)(uint)entry - 1;
+            s_freeIndices[s_freeCount++] = (int)((uint)entry & EntryIndexMask) - 1;
             s_liveRuns--;
         }
     }

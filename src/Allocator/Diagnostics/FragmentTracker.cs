@@ -1,0 +1,280 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using NativeZcopy.SideTable;
+
+namespace NativeZcopy.Diagnostics;
+
+/// <summary>
+/// The diagnostic mode of one <see cref="ZcopyAllocator"/>: records the fragments of its tracked folio
+/// lives with their allocation stacks, refuses a second release of one of them, lists the outstanding
+/// ones and reports those outstanding too long as leaked.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>What is tracked.</b> Sampling is by folio life, not by fragment: when a folio is mapped or reissued
+/// in place, one life in <see cref="SampleRate"/> is marked with <see cref="PageSideTable.TrackedBit"/>
+/// in its side-table entry, and every fragment cut from a marked life is recorded. The hot paths of
+/// untracked lives (and of allocators with tracking off) are unchanged but for a test of a bit of an
+/// entry already in a register; marked lives take this class's slow paths. A rate of 1 tracks everything.
+/// </para>
+/// <para>
+/// <b>Refs.</b> A record counts the references its holders have: 1 from the allocation, +1 for each
+/// <c>NativePages.Get</c> of an address inside the fragment, -1 for each <c>Put</c> of the fragment or of
+/// an address inside it. When it reaches zero the record is released; a further Put or Get of it is a
+/// double release (or a use after release) and is refused with <see cref="InvalidOperationException"/>
+/// before the page count moves, even while the folio still has other references. An address of a
+/// tracked folio that lies in no fragment (the unused tail) is refused the same way.
+/// </para>
+/// <para>
+/// <b>Leaks.</b> A struct has no finalizer, so "leaked" is defined by age: a fragment outstanding longer
+/// than the leak age when a check runs (periodically from a timer, on <see cref="CheckForLeaks"/>, and
+/// for every outstanding fragment, whatever its age, when the allocator is disposed) is reported once
+/// through the allocator's event and counted.
+/// </para>
+/// <para>
+/// <b>Concurrency.</b> Every record and the folio map are owned by <see cref="_lock"/>. A tracked Put
+/// drops the record's ref under the lock before it drops the page count, so the page count of a
+/// tracked life never reaches zero while a record of it still has refs; hence a life's records are all
+/// released before the folio can be reissued or unmapped, and a new life at the same address never
+/// meets an old one's records. Stacks are captured before the lock is taken and formatted after it
+/// is dropped, only when a fragment is listed or reported.
+/// </para>
+/// </remarks>
+internal sealed class FragmentTracker : IDisposable
+{
+    /// <summary>Owns <see cref="_folios"/>, every record and <see cref="_outstanding"/>.</summary>
+    private readonly Lock _lock = new();
+
+    /// <summary>Tracked folio lives with recorded fragments, by folio base address.</summary>
+    private readonly Dictionary<nint, TrackedFolio> _folios = new();
+
+    /// <summary>Receives each fragment reported as leaked, outside the lock.</summary>
+    private readonly Action<OutstandingFragment> _report;
+
+    /// <summary>Checks for leaks periodically; null when the leak age is infinite.</summary>
+    private readonly Timer? _timer;
+
+    /// <summary>Folio lives started, for the 1-in-N sample. Interlocked.</summary>
+    private long _lives;
+
+    /// <summary>Fragments reported as leaked. Interlocked.</summary>
+    private long _leaked;
+
+    /// <summary>Records with refs. Owned by <see cref="_lock"/>; read with Volatile.</summary>
+    private int _outstanding;
+
+    /// <summary>Creates a tracker recording one folio life in <paramref name="sampleRate"/>.</summary>
+    public FragmentTracker(int sampleRate, TimeSpan leakAge, Action<OutstandingFragment> report)
+    {
+        SampleRate = sampleRate;
+        LeakAge = leakAge;
+        _report = report;
+        if (leakAge != Timeout.InfiniteTimeSpan)
+        {
+            // The timer holds the tracker weakly: an allocator dropped without Dispose must stay collectable.
+            TimeSpan period = TimeSpan.FromTicks(Math.Clamp(leakAge.Ticks / 2, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
+            _timer = new Timer(static state => OnTimer((WeakReference<FragmentTracker>)state!), new WeakReference<FragmentTracker>(this), period, period);
+        }
+    }
+
+    /// <summary>One folio life in this many is tracked.</summary>
+    public int SampleRate { get; }
+
+    /// <summary>Outstanding longer than this at a check is a leak; infinite turns off the periodic check.</summary>
+    public TimeSpan LeakAge { get; }
+
+    /// <summary>Fragments reported as leaked so far.</summary>
+    public long LeakedCount => Interlocked.Read(ref _leaked);
+
+    /// <summary>Tracked fragments that still hold a reference.</summary>
+    public int OutstandingCount => Volatile.Read(ref _outstanding);
+
+    /// <summary>True when the folio life about to start should be tracked.</summary>
+    public bool SampleNextLife() => SampleRate == 1 || (Interlocked.Increment(ref _lives) - 1) % SampleRate == 0;
+
+    /// <summary>Records a fragment just cut from a tracked folio life. Called by the arena, lock dropped.</summary>
+    public void OnCarved(in BioVec fragment)
+    {
+        // Skip this frame and the arena's; the allocator's public method and its caller remain.
+        var record = new FragmentRecord(fragment, new StackTrace(2, fNeedFileInfo: false), Stopwatch.GetTimestamp());
+        lock (_lock)
+        {
+            if (!_folios.TryGetValue(fragment.Page, out TrackedFolio? folio) || folio.Generation != fragment.Generation)
+            {
+                // A previous life's list is gone once its last record was released (see the remarks), so
+                // a different generation here can only be a list this method is about to replace.
+                folio = new TrackedFolio(fragment.Generation);
+                _folios[fragment.Page] = folio;
+            }
+
+            folio.Add(record);
+            _outstanding++;
+        }
+    }
+
+    /// <summary>
+    /// Takes one more reference on the tracked fragment holding <paramref name="address"/>, then on its
+    /// page.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No live fragment holds the address.</exception>
+    public static void Get(long entry, nint address, Action<long, nint> addPageRef)
+    {
+        FragmentTracker tracker = TrackerOf(entry);
+        FragmentRecord record;
+        lock (tracker._lock)
+        {
+            record = tracker.FindLive(entry, address);
+            record.Refs++;
+        }
+
+        try
+        {
+            addPageRef(entry, address);
+        }
+        catch
+        {
+            lock (tracker._lock)
+            {
+                tracker.DropRef(entry, record);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Drops one reference on the tracked fragment holding <paramref name="address"/>. The caller then
+    /// drops the page's.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No live fragment holds the address: a double release.</exception>
+    public static void Release(long entry, nint address)
+    {
+        FragmentTracker tracker = TrackerOf(entry);
+        lock (tracker._lock)
+        {
+            tracker.DropRef(entry, tracker.FindLive(entry, address));
+        }
+    }
+
+    /// <summary>Every tracked fragment that still holds a reference.</summary>
+    public IReadOnlyList<OutstandingFragment> Snapshot()
+    {
+        long now = Stopwatch.GetTimestamp();
+        var live = new List<(FragmentRecord Record, int Refs)>();
+        lock (_lock)
+        {
+            foreach (TrackedFolio folio in _folios.Values)
+            {
+                foreach (FragmentRecord record in folio.Records)
+                {
+                    if (record.Refs > 0)
+                    {
+                        live.Add((record, record.Refs));
+                    }
+                }
+            }
+        }
+
+        return Describe(live, now);
+    }
+
+    /// <summary>
+    /// Reports every tracked fragment outstanding for at least <paramref name="age"/> and not reported
+    /// before. Returns how many were reported now.
+    /// </summary>
+    public int CheckForLeaks(TimeSpan age)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long threshold = (long)(age.TotalSeconds * Stopwatch.Frequency);
+        var leaked = new List<(FragmentRecord Record, int Refs)>();
+        lock (_lock)
+        {
+            foreach (TrackedFolio folio in _folios.Values)
+            {
+                foreach (FragmentRecord record in folio.Records)
+                {
+                    if (record.Refs > 0 && !record.LeakReported && now - record.AllocatedAt >= threshold)
+                    {
+                        record.LeakReported = true;
+                        leaked.Add((record, record.Refs));
+                    }
+                }
+            }
+        }
+
+        Interlocked.Add(ref _leaked, leaked.Count);
+        foreach (OutstandingFragment fragment in Describe(leaked, now))
+        {
+            _report(fragment);
+        }
+
+        return leaked.Count;
+    }
+
+    /// <summary>Stops the periodic check and reports every fragment still outstanding.</summary>
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        CheckForLeaks(TimeSpan.Zero);
+    }
+
+    private static void OnTimer(WeakReference<FragmentTracker> weak)
+    {
+        if (weak.TryGetTarget(out FragmentTracker? tracker))
+        {
+            tracker.CheckForLeaks(tracker.LeakAge);
+        }
+    }
+
+    private static FragmentTracker TrackerOf(long entry) =>
+        ((Arenas.FolioOwner)PageSideTable.Run(entry).Owner!).Tracker!;
+
+    /// <summary>The public view of records picked under the lock; stacks are formatted here, outside it.</summary>
+    private static List<OutstandingFragment> Describe(List<(FragmentRecord Record, int Refs)> records, long now)
+    {
+        var list = new List<OutstandingFragment>(records.Count);
+        foreach ((FragmentRecord record, int refs) in records)
+        {
+            list.Add(new OutstandingFragment(record.Fragment, record.AllocationStackTrace, Stopwatch.GetElapsedTime(record.AllocatedAt, now), refs));
+        }
+
+        return list;
+    }
+
+    /// <summary>The live record holding <paramref name="address"/> in the entry's folio life. Lock held.</summary>
+    private FragmentRecord FindLive(long entry, nint address)
+    {
+        nint folioBase = PageSideTable.Run(entry).Base;
+        if (_folios.TryGetValue(folioBase, out TrackedFolio? folio) && folio.Generation == PageSideTable.GenerationOf(entry))
+        {
+            FragmentRecord? record = folio.Find((int)(address - folioBase));
+            if (record is { Refs: > 0 })
+            {
+                return record;
+            }
+        }
+
+        throw new InvalidOperationException(
+            $"Address 0x{address:X} lies in no live fragment of a tracked folio: the fragment was already released " +
+            "(a double release or a use after release), or the address was never handed out.");
+    }
+
+    /// <summary>Drops a ref of a live record and forgets its folio life when that was the last. Lock held.</summary>
+    private void DropRef(long entry, FragmentRecord record)
+    {
+        if (--record.Refs > 0)
+        {
+            return;
+        }
+
+        _outstanding--;
+        nint folioBase = PageSideTable.Run(entry).Base;
+        TrackedFolio folio = _folios[folioBase];
+        if (--folio.Live == 0)
+        {
+            _folios.Remove(folioBase);
+        }
+    }
+}

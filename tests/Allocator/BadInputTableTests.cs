@@ -1,0 +1,255 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Threading;
+using NativeZcopy.Native;
+using NativeZcopy.SideTable;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator;
+
+/// <summary>
+/// Every public entry point fed what it must refuse: each case gets its documented exception naming the
+/// offending value, and afterwards the side table is consistent with itself and with /proc/self/maps and
+/// holds exactly the runs it held before.
+/// </summary>
+[Collection(ProcMapsReaders.Name)]
+public sealed class BadInputTableTests
+{
+    private static readonly ZcopyAllocatorOptions s_small = new() { FolioSize = 16384 };
+
+    private static readonly ZcopyAllocatorOptions s_tracked = new() { FolioSize = 16384, TrackFragments = true, LeakReportAge = Timeout.InfiniteTimeSpan };
+
+    private static readonly Dictionary<string, Action> s_cases = new()
+    {
+        ["Alloc size 0"] = () => AllocSize(0),
+        ["Alloc size -1"] = () => AllocSize(-1),
+        ["Alloc size int.MinValue"] = () => AllocSize(int.MinValue),
+        ["Alloc size half a folio + 1"] = () => AllocSize(8193),
+        ["Alloc size int.MaxValue"] = () => AllocSize(int.MaxValue),
+        ["MemDup empty"] = () => WithAllocator(s_small, a => Throws<ArgumentOutOfRangeException>(() => a.MemDup([]), "0")),
+        ["MemDup too long"] = () => WithAllocator(s_small, a => Throws<ArgumentOutOfRangeException>(() => a.MemDup(new byte[8193]), "8193")),
+        ["NativePages.Alloc 0"] = () => Throws<ArgumentOutOfRangeException>(() => NativePages.Alloc(0), "0"),
+        ["NativePages.Alloc -4096"] = () => Throws<ArgumentOutOfRangeException>(() => NativePages.Alloc(-4096), "-4096"),
+        ["NativePages.Alloc int.MinValue"] = () => Throws<ArgumentOutOfRangeException>(() => NativePages.Alloc(int.MinValue), "-2147483648"),
+        ["Get/Put null address"] = () => ForeignAddress(0),
+        ["Get/Put address -1"] = () => ForeignAddress(-1),
+        ["Get/Put address above the covered space"] = () => ForeignAddress((nint)1 << 48),
+        ["Get/Put stack address"] = StackAddress,
+        ["Get/Put managed heap address"] = ManagedHeapAddress,
+        ["Get/Put address past the end of a run"] = PastTheEndOfARun,
+        ["Get/Put interior address of a released run"] = InteriorOfAReleasedRun,
+        ["Put/Get of an empty BioVec"] = EmptyPiece,
+        ["Double Put of a page run"] = DoublePutOfARun,
+        ["Double Put of an allocator piece by piece"] = DoublePutOfAPiece,
+        ["Double Put of a tracked piece by address, folio still referenced"] = DoublePutOfATrackedPieceByAddress,
+        ["Put of a piece from a reissued folio life"] = PutOfAReissuedPiece,
+        ["Alloc, TryAlloc, MemDup on a disposed allocator"] = DisposedAllocator,
+        ["Bad options"] = BadOptions,
+        ["Slice outside the piece"] = SliceOutside,
+        ["CheckForLeaks negative age"] = () => WithAllocator(s_tracked, a => Throws<ArgumentOutOfRangeException>(() => a.CheckForLeaks(TimeSpan.FromSeconds(-1)), "-00:00:01")),
+        ["Unmap refused on the last Put"] = UnmapRefusedOnLastPut,
+    };
+
+    public static TheoryData<string> Cases => new(s_cases.Keys);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Bad_input_gets_its_documented_exception_and_leaves_the_table_consistent(string name)
+    {
+        int runsBefore = PageSideTable.LiveRuns;
+        s_cases[name]();
+        Assert.Equal(runsBefore, PageSideTable.LiveRuns);
+        SideTableChecker.AssertConsistent();
+    }
+
+    private static void AllocSize(int size)
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            Throws<ArgumentOutOfRangeException>(() => allocator.Alloc(size), size.ToString(CultureInfo.InvariantCulture));
+            Assert.False(allocator.TryAlloc(size, out BioVec none));
+            Assert.True(none.IsEmpty);
+            Assert.Equal(0, allocator.GetStatistics().FoliosMapped);
+        });
+    }
+
+    private static void ForeignAddress(nint address)
+    {
+        string hex = $"0x{address:X}";
+        Throws<InvalidOperationException>(() => NativePages.Get(address), hex);
+        Throws<InvalidOperationException>(() => NativePages.Put(address), hex);
+        Assert.Equal(0, NativePages.RefCount(address));
+        Assert.False(NativePages.IsNativePage(address));
+    }
+
+    private static unsafe void StackAddress()
+    {
+        byte* local = stackalloc byte[8];
+        ForeignAddress((nint)local);
+    }
+
+    private static unsafe void ManagedHeapAddress()
+    {
+        byte[] managed = GC.AllocateArray<byte>(64, pinned: true);
+        fixed (byte* address = managed)
+        {
+            ForeignAddress((nint)address);
+        }
+    }
+
+    private static void PastTheEndOfARun()
+    {
+        BioVec run = NativePages.Alloc(NativePages.OsPageSize);
+        try
+        {
+            // The next page may belong to another run by chance; only refuse when it does not.
+            nint past = run.Page + NativePages.OsPageSize;
+            if (PageSideTable.Find(past) == 0)
+            {
+                ForeignAddress(past);
+            }
+
+            ForeignAddress(run.Page - 1 - NativePages.OsPageSize * 1024);
+        }
+        finally
+        {
+            NativePages.Put(run);
+        }
+    }
+
+    private static void InteriorOfAReleasedRun()
+    {
+        BioVec run = NativePages.Alloc(3 * NativePages.OsPageSize);
+        NativePages.Put(run);
+        if (PageSideTable.Find(run.Page + NativePages.OsPageSize) == 0)
+        {
+            ForeignAddress(run.Page + NativePages.OsPageSize + 17);
+        }
+
+        Throws<InvalidOperationException>(() => NativePages.Put(run), "already released");
+        Throws<InvalidOperationException>(() => NativePages.Get(run), "already released");
+    }
+
+    private static void EmptyPiece()
+    {
+        Throws<InvalidOperationException>(() => NativePages.Put(default(BioVec)), "empty");
+        Throws<InvalidOperationException>(() => NativePages.Get(default(BioVec)), "empty");
+    }
+
+    private static void DoublePutOfARun()
+    {
+        BioVec run = NativePages.Alloc(100);
+        NativePages.Put(run);
+        Throws<InvalidOperationException>(() => NativePages.Put(run), "already released");
+    }
+
+    private static void DoublePutOfAPiece()
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            BioVec piece = allocator.Alloc(8192);
+            BioVec other = allocator.Alloc(8192);
+            NativePages.Put(piece);
+            NativePages.Put(other);
+            allocator.Dispose();                                   // the folio goes back to the OS
+            Throws<InvalidOperationException>(() => NativePages.Put(piece), "already released");
+        });
+    }
+
+    private static void DoublePutOfATrackedPieceByAddress()
+    {
+        WithAllocator(s_tracked, allocator =>
+        {
+            BioVec piece = allocator.Alloc(40);
+            BioVec holder = allocator.Alloc(40);
+            NativePages.Put(piece.Address);
+            int count = NativePages.RefCount(holder.Page);
+            Throws<InvalidOperationException>(() => NativePages.Put(piece.Address + 39), $"0x{piece.Address + 39:X}");
+            Throws<InvalidOperationException>(() => NativePages.Put(piece), "already released");
+            Assert.Equal(count, NativePages.RefCount(holder.Page));
+            NativePages.Put(holder);
+        });
+    }
+
+    private static void PutOfAReissuedPiece()
+    {
+        WithAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, allocator =>
+        {
+            BioVec first = allocator.Alloc(8192);
+            NativePages.Put(first);
+            NativePages.Put(allocator.Alloc(8192));
+            BioVec again = allocator.Alloc(8192);                  // the folio's next life
+            int count = NativePages.RefCount(again.Page);
+            Throws<InvalidOperationException>(() => NativePages.Put(first), "already released");
+            Assert.Equal(count, NativePages.RefCount(again.Page));
+            NativePages.Put(again);
+        });
+    }
+
+    private static void DisposedAllocator()
+    {
+        var allocator = new ZcopyAllocator(s_small, PageSource.Os, processors: 1);
+        NativePages.Put(allocator.Alloc(10));
+        allocator.Dispose();
+        Throws<ObjectDisposedException>(() => allocator.Alloc(10), nameof(ZcopyAllocator));
+        Throws<ObjectDisposedException>(() => allocator.TryAlloc(10, out _), nameof(ZcopyAllocator));
+        Throws<ObjectDisposedException>(() => allocator.MemDup([1]), nameof(ZcopyAllocator));
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    private static void BadOptions()
+    {
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 3000 }), "FolioSize 3000");
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { Alignment = 12 }), "Alignment 12");
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { TrackingSampleRate = -3 }), "TrackingSampleRate -3");
+    }
+
+    private static void SliceOutside()
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            BioVec piece = allocator.Alloc(16);
+            Throws<ArgumentOutOfRangeException>(() => piece.Slice(10, 7), "Slice(10, 7)");
+            Throws<ArgumentOutOfRangeException>(() => piece.Slice(-1, 1), "Slice(-1, 1)");
+            Throws<ArgumentOutOfRangeException>(() => piece.Slice(17, 0), "Slice(17, 0)");
+            NativePages.Put(piece);
+        });
+    }
+
+    private static void UnmapRefusedOnLastPut()
+    {
+        var source = new FaultInjectingPageSource();
+        var owner = new PageRunOwner(source);
+        BioVec run = NativePages.Alloc(5000, owner);
+        source.FailUnmaps = true;
+        Throws<InvalidOperationException>(() => NativePages.Put(run), $"0x{run.Page:X}");
+        Throws<InvalidOperationException>(() => NativePages.Put(run), "already released");
+        SideTableChecker.AssertConsistent();                       // a pending run is consistent too
+        source.FailUnmaps = false;
+        Assert.Equal(1, owner.RetryPendingUnmaps());
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    private static void WithAllocator(ZcopyAllocatorOptions options, Action<ZcopyAllocator> body)
+    {
+        using var allocator = new ZcopyAllocator(options, PageSource.Os, processors: 1);
+        body(allocator);
+    }
+
+    private static void Throws<TException>(Func<object?> action, string named)
+        where TException : Exception
+    {
+        TException error = Assert.Throws<TException>(action);
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+
+    private static void Throws<TException>(Action action, string named)
+        where TException : Exception
+    {
+        TException error = Assert.Throws<TException>(action);
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,217 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using NativeZcopy.Native;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Diagnostics;
+
+public sealed class FragmentTrackingTests
+{
+    private static readonly ZcopyAllocatorOptions s_tracking = new() { FolioSize = 16384, TrackFragments = true, LeakReportAge = Timeout.InfiniteTimeSpan };
+
+    [Fact]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void Outstanding_fragments_are_listed_with_their_allocation_stack_until_released()
+    {
+        using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
+        BioVec first = allocator.Alloc(100);
+        BioVec second = allocator.MemDup([1, 2, 3]);
+
+        IReadOnlyList<OutstandingFragment> outstanding = allocator.GetOutstandingFragments();
+        Assert.Equal(new[] { first, second }, outstanding.Select(o => o.Fragment).OrderBy(f => f.Address));
+        Assert.All(outstanding, o => Assert.Contains(nameof(Outstanding_fragments_are_listed_with_their_allocation_stack_until_released), o.AllocationStackTrace, StringComparison.Ordinal));
+        Assert.Contains(nameof(ZcopyAllocator.MemDup), outstanding.Single(o => o.Fragment == second).AllocationStackTrace, StringComparison.Ordinal);
+        Assert.Equal(2, allocator.GetStatistics().TrackedFragmentsOutstanding);
+
+        NativePages.Put(first);
+        Assert.Equal(second, Assert.Single(allocator.GetOutstandingFragments()).Fragment);
+        NativePages.Put(second.Address + 2);
+        Assert.Empty(allocator.GetOutstandingFragments());
+        Assert.Equal(0, allocator.GetStatistics().TrackedFragmentsOutstanding);
+    }
+
+    [Fact]
+    public void A_second_put_is_refused_while_the_folio_still_has_other_refs_by_piece_and_by_address()
+    {
+        using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
+        BioVec released = allocator.Alloc(64);
+        BioVec neighbour = allocator.Alloc(64);
+        NativePages.Put(released);
+        int count = NativePages.RefCount(neighbour.Page);
+
+        var byPiece = Assert.Throws<InvalidOperationException>(() => NativePages.Put(released));
+        Assert.Contains($"0x{released.Address:X}", byPiece.Message, StringComparison.Ordinal);
+        Assert.Contains("already released", byPiece.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(released.Address + 10));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Get(released.Address));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Get(released));
+        Assert.Equal(count, NativePages.RefCount(neighbour.Page));
+
+        NativePages.Put(neighbour);
+    }
+
+    [Fact]
+    public void Extra_refs_belong_to_the_fragment_holding_the_address_and_each_holder_drops_its_own()
+    {
+        using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
+        BioVec piece = allocator.Alloc(256);
+        int count = NativePages.RefCount(piece.Page);
+
+        NativePages.Get(piece.Address + 255);                 // a second holder, by an interior address
+        NativePages.Get(piece);                               // a third, by the piece
+        Assert.Equal(count + 2, NativePages.RefCount(piece.Page));
+        Assert.Equal(3, Assert.Single(allocator.GetOutstandingFragments()).References);
+
+        NativePages.Put(piece.Address + 100);
+        NativePages.Put(piece);
+        Assert.Equal(1, Assert.Single(allocator.GetOutstandingFragments()).References);
+        NativePages.Put(piece.Slice(8, 8));                   // a slice shares the piece's reference
+        Assert.Empty(allocator.GetOutstandingFragments());
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(piece));
+        Assert.Equal(count - 1, NativePages.RefCount(piece.Page));
+    }
+
+    [Fact]
+    public void An_address_of_a_tracked_folio_in_no_fragment_is_refused()
+    {
+        using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
+        BioVec piece = allocator.Alloc(100);
+        int count = NativePages.RefCount(piece.Page);
+
+        // The tail of the folio that no piece was cut from yet, and the alignment padding after a piece.
+        Assert.Throws<InvalidOperationException>(() => NativePages.Get(piece.Page + 8000));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(piece.Page + 8000));
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(piece.Address + 102));
+        Assert.Equal(count, NativePages.RefCount(piece.Page));
+        NativePages.Put(piece);
+    }
+
+    [Fact]
+    public void A_reissued_folio_records_its_new_life_and_refuses_the_old_one()
+    {
+        var source = new FaultInjectingPageSource();
+        using var allocator = new ZcopyAllocator(s_tracking, source, processors: 1);
+        BioVec first = allocator.Alloc(8192);
+        BioVec second = allocator.Alloc(8192);
+        NativePages.Put(first);
+        NativePages.Put(second);
+        BioVec again = allocator.Alloc(8192);                 // the same folio, its next life
+        Assert.Equal(first.Page, again.Page);
+        Assert.Equal(1, allocator.GetStatistics().FoliosReusedInPlace);
+
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(first));
+        Assert.Equal(again, Assert.Single(allocator.GetOutstandingFragments()).Fragment);
+        NativePages.Put(again);
+        Assert.Equal(1, source.MapCalls);
+    }
+
+    [Fact]
+    public void Dispose_reports_what_is_outstanding_without_throwing_or_freeing_it()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(s_tracking, source, processors: 1);
+        var reports = new List<FragmentLeakedEventArgs>();
+        allocator.FragmentLeaked += (sender, e) =>
+        {
+            Assert.Same(allocator, sender);
+            reports.Add(e);
+        };
+        BioVec kept = allocator.MemDup([9, 8, 7]);
+        NativePages.Put(allocator.Alloc(10));
+
+        allocator.Dispose();
+
+        FragmentLeakedEventArgs report = Assert.Single(reports);
+        Assert.Equal(kept, report.Fragment.Fragment);
+        Assert.Contains(nameof(Dispose_reports_what_is_outstanding_without_throwing_or_freeing_it), report.Fragment.AllocationStackTrace, StringComparison.Ordinal);
+        Assert.Equal(1, allocator.GetStatistics().FragmentsLeaked);
+        Assert.Equal(new byte[] { 9, 8, 7 }, kept.AsSpan().ToArray());
+        Assert.Equal(1, NativePages.RefCount(kept.Page));
+
+        NativePages.Put(kept);                                // still released the normal way, once
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(kept));
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Single(reports);
+    }
+
+    [Fact]
+    public void Sampling_tracks_one_folio_life_in_n_and_every_piece_of_it()
+    {
+        var source = new FaultInjectingPageSource();
+        var options = new ZcopyAllocatorOptions { FolioSize = 4096, TrackingSampleRate = 4, LeakReportAge = Timeout.InfiniteTimeSpan };
+        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        Assert.Equal(4, allocator.TrackingSampleRate);
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 8 * 16; i++)
+        {
+            pieces.Add(allocator.Alloc(1024));                // 2 per 4 KiB folio after alignment: 64 folios... 4 per folio
+        }
+
+        int folios = (int)allocator.GetStatistics().FoliosMapped;
+        IReadOnlyList<OutstandingFragment> tracked = allocator.GetOutstandingFragments();
+        var trackedFolios = tracked.Select(o => o.Fragment.Page).Distinct().ToList();
+        Assert.Equal((folios + 3) / 4, trackedFolios.Count);
+        Assert.Equal(pieces.Count(p => trackedFolios.Contains(p.Page)), tracked.Count);
+
+        // An untracked folio's double release goes unseen by design; a tracked one's is refused.
+        BioVec inTracked = pieces.First(p => trackedFolios.Contains(p.Page));
+        NativePages.Put(inTracked);
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(inTracked));
+        foreach (BioVec piece in pieces.Where(p => p != inTracked))
+        {
+            NativePages.Put(piece);
+        }
+
+        Assert.Empty(allocator.GetOutstandingFragments());
+    }
+
+    [Fact]
+    public void A_fragment_outstanding_past_the_leak_age_is_reported_once_by_the_periodic_check_and_counted()
+    {
+        var options = new ZcopyAllocatorOptions { FolioSize = 16384, TrackingSampleRate = 1, LeakReportAge = TimeSpan.Zero };
+        using var allocator = new ZcopyAllocator(options, PageSource.Os, processors: 1);
+        var reports = new BlockingCollection<FragmentLeakedEventArgs>();
+        allocator.FragmentLeaked += (_, e) => reports.Add(e);
+        BioVec leaked = allocator.Alloc(32);
+
+        // The check runs every second from a timer; a generous wait keeps a loaded machine from failing it.
+        Assert.True(reports.TryTake(out FragmentLeakedEventArgs? report, TimeSpan.FromSeconds(30)), "no leak report within 30 s");
+        Assert.Equal(leaked, report!.Fragment.Fragment);
+        Assert.Equal(1, allocator.GetStatistics().FragmentsLeaked);
+        Assert.Equal(0, allocator.CheckForLeaks(TimeSpan.Zero));   // reported once only
+
+        BioVec young = allocator.Alloc(32);
+        Assert.Equal(0, allocator.CheckForLeaks(TimeSpan.FromHours(1)));
+        NativePages.Put(leaked);
+        NativePages.Put(young);
+        Assert.Equal(0, allocator.CheckForLeaks(TimeSpan.Zero));
+        Assert.Equal(1, allocator.GetStatistics().FragmentsLeaked);
+    }
+
+    [Fact]
+    public void With_tracking_off_nothing_is_recorded()
+    {
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, PageSource.Os, processors: 1);
+        BioVec piece = allocator.Alloc(10);
+        Assert.Equal(0, allocator.TrackingSampleRate);
+        Assert.Empty(allocator.GetOutstandingFragments());
+        Assert.Equal(0, allocator.CheckForLeaks(TimeSpan.Zero));
+        NativePages.Put(piece);
+    }
+
+    [Theory]
+    [InlineData(true, 2, "TrackingSampleRate 2")]
+    [InlineData(false, -1, "TrackingSampleRate -1")]
+    public void Bad_tracking_options_are_refused_naming_the_value(bool track, int rate, string named)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = track, TrackingSampleRate = rate }));
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+        var age = Assert.Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true, LeakReportAge = TimeSpan.FromSeconds(-2) }));
+        Assert.Contains("LeakReportAge -00:00:02", age.Message, StringComparison.Ordinal);
+    }
+}
