@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace NativeZcopy.Bench.Threads;
@@ -8,8 +7,8 @@ namespace NativeZcopy.Bench.Threads;
 /// Full and empty are waited out by spinning (yielding, never sleeping), as a completion port's poller does.
 /// </summary>
 /// <remarks>
-/// The producer owns <see cref="Cursors.Tail"/> and the slots between head and tail it has not published;
-/// the consumer owns <see cref="Cursors.Head"/>. Each publishes with a volatile write after writing (or
+/// The producer owns <see cref="RingCursors.Tail"/> and the slots between head and tail it has not published;
+/// the consumer owns <see cref="RingCursors.Head"/>. Each publishes with a volatile write after writing (or
 /// clearing) the slot, and reads the other's cursor with a volatile read before touching a slot, so a slot
 /// is never written and read at once.
 /// </remarks>
@@ -18,7 +17,7 @@ internal sealed class SpscRing<T>
 {
     private readonly T[] _slots;
     private readonly int _mask;
-    private Cursors _cursors;
+    private RingCursors _cursors;
 
     /// <summary>Creates a ring of <paramref name="capacityPow2"/> slots (a power of two).</summary>
     public SpscRing(int capacityPow2)
@@ -55,18 +54,5 @@ internal sealed class SpscRing<T>
         _slots[head & _mask] = default!;
         Volatile.Write(ref _cursors.Head, head + 1);
         return item;
-    }
-
-    /// <summary>The two cursors, on separate cache lines so producer and consumer do not share one.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 192)]
-    private struct Cursors
-    {
-        /// <summary>Next slot to read. Consumer-owned.</summary>
-        [FieldOffset(64)]
-        public long Head;
-
-        /// <summary>Next slot to write. Producer-owned.</summary>
-        [FieldOffset(128)]
-        public long Tail;
     }
 }
