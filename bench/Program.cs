@@ -30,7 +30,7 @@ public static class Program
         if (args[0] == "full")
         {
             RunBenchmarks(["--filter", "*", .. args.Skip(1)]);
-            return MixedLifetimeMemory.Run();
+            return MixedLifetimeMemory.RunInFreshProcess();
         }
 
         RunBenchmarks(args);

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Globalization;
 using NativeZcopy.Bench.Interop.Unix.Libc;
@@ -32,6 +33,17 @@ internal static class MixedLifetimeMemory
     private const int Window = 1000;
     private const int LongLivedEvery = 1000;
     private const int SampleEvery = 64;
+
+    /// <summary>
+    /// Runs <see cref="Run"/> in a new process of this program: malloc's figure is process-wide, and after a
+    /// long benchmark run the heap's free space and the runtime's own mallocs would skew it.
+    /// </summary>
+    public static int RunInFreshProcess()
+    {
+        using Process child = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, "memory") { UseShellExecute = false })!;
+        child.WaitForExit();
+        return child.ExitCode;
+    }
 
     /// <summary>Runs the workload on malloc and on NativeZcopy with three folio sizes; prints one table.</summary>
     public static int Run()

@@ -9,8 +9,12 @@ namespace NativeZcopy.Bench.Reporting;
 /// <summary>How the suite reads a summary: medians, allocations, system names and the NativeZcopy reference.</summary>
 internal static class ResultLookup
 {
-    /// <summary>The benchmark method every ratio is taken against (with the first <see cref="ZcopyVariant"/>).</summary>
-    public const string ReferenceMethod = "NativeZcopy";
+    /// <summary>
+    /// The benchmark method every ratio is taken against (with the first <see cref="ZcopyVariant"/>). Not
+    /// "NativeZcopy": BenchmarkDotNet's generated runner derives from the benchmark class and names the
+    /// argument's type from the root namespace, which a method of that name would shadow.
+    /// </summary>
+    public const string ReferenceMethod = "ZcopyAllocator";
 
     /// <summary>The median ns per operation, or null when the case did not run.</summary>
     public static double? MedianNs(BenchmarkReport report) => report.ResultStatistics?.Median;

@@ -55,5 +55,5 @@ public abstract class PeerScenario
     }
 
     /// <summary>The NativeZcopy system of a variant.</summary>
-    private protected ZcopySystem Zcopy(ZcopyVariant variant) => new(_zcopy[variant.Index]);
+    private protected ZcopySystem ZcopyOf(ZcopyVariant variant) => new(_zcopy[variant.Index]);
 }

@@ -10,7 +10,7 @@ public class Scenario1Pairs : PeerScenario
 {
     [Benchmark(OperationsPerInvoke = Pieces)]
     [ArgumentsSource(nameof(Variants))]
-    public void NativeZcopy(ZcopyVariant variant) => Workloads.Pairs<ZcopySystem, BioVec>(Zcopy(variant), Size, Pieces);
+    public void ZcopyAllocator(ZcopyVariant variant) => Workloads.Pairs<ZcopySystem, BioVec>(ZcopyOf(variant), Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
     public void NativeMemory() => Workloads.Pairs<NativeMemorySystem, nint>(default, Size, Pieces);

@@ -22,7 +22,7 @@ public class Scenario2Batches : PeerScenario
 
     [Benchmark(OperationsPerInvoke = Pieces)]
     [ArgumentsSource(nameof(Variants))]
-    public void NativeZcopy(ZcopyVariant variant) => Workloads.Batch(Zcopy(variant), _bioVecs, Size);
+    public void ZcopyAllocator(ZcopyVariant variant) => Workloads.Batch(ZcopyOf(variant), _bioVecs, Size);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
     public void NativeMemory() => Workloads.Batch(default(NativeMemorySystem), _addresses, Size);

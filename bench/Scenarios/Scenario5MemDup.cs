@@ -44,7 +44,7 @@ public unsafe class Scenario5MemDup
 
     [Benchmark(OperationsPerInvoke = Copies)]
     [ArgumentsSource(nameof(Variants))]
-    public void NativeZcopy(ZcopyVariant variant)
+    public void ZcopyAllocator(ZcopyVariant variant)
     {
         ZcopyAllocator allocator = _zcopy[variant.Index];
         ReadOnlySpan<byte> source = _source.AsSpan(0, Size);

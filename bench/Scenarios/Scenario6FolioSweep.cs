@@ -33,7 +33,7 @@ public class Scenario6FolioSweep
 
     [Benchmark(OperationsPerInvoke = Pieces)]
     [ArgumentsSource(nameof(Variants))]
-    public void NativeZcopy(ZcopyVariant variant) => Workloads.Batch(new ZcopySystem(_zcopy[variant.Index]), _slots, Size);
+    public void ZcopyAllocator(ZcopyVariant variant) => Workloads.Batch(new ZcopySystem(_zcopy[variant.Index]), _slots, Size);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
     public void OsMapTouchUnmap() => OsFloor.MapTouchUnmap((long)Pieces * Size, FolioSize);
