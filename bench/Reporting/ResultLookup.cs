@@ -22,10 +22,11 @@ internal static class ResultLookup
     /// <summary>Managed bytes allocated per operation, or null when not measured.</summary>
     public static long? AllocatedBytes(BenchmarkReport report) => report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
 
-    /// <summary>The system a case measures: its method name, plus the NativeZcopy variant when it has one.</summary>
+    /// <summary>The system a case measures: its method name ("NativeZcopy" for the reference), plus the variant when it has one.</summary>
     public static string SystemName(BenchmarkCase benchmarkCase)
     {
         string method = benchmarkCase.Descriptor.WorkloadMethod.Name;
+        method = method == ReferenceMethod ? "NativeZcopy" : method;
         object? variant = benchmarkCase.Parameters.Items.FirstOrDefault(p => p.IsArgument)?.Value;
         return variant is null ? method : $"{method} ({variant})";
     }

@@ -131,7 +131,7 @@ internal sealed class SvgChartExporter : IExporter
         foreach ((string system, SortedDictionary<int, double> points) in series)
         {
             string color = s_colors[index % s_colors.Length];
-            bool isZcopy = system.StartsWith(ResultLookup.ReferenceMethod, StringComparison.Ordinal);
+            bool isZcopy = system.StartsWith("NativeZcopy", StringComparison.Ordinal);
             string width = isZcopy ? "3" : "1.5";
             string path = string.Join(' ', points.Where(p => p.Value > 0).Select(p => $"{F(X(p.Key))},{F(Y(p.Value))}"));
             svg.Append(CultureInfo.InvariantCulture, $"<polyline points=\"{path}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"{width}\"/>\n");
