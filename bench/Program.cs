@@ -1,38 +1,42 @@
 using System;
-using System.Diagnostics;
-using NativeZcopy;
+using System.Linq;
+using BenchmarkDotNet.Running;
+using NativeZcopy.Bench.Memory;
+using NativeZcopy.Bench.Reporting;
 
-// Placeholder until the benchmark suite lands: with arguments, BenchmarkDotNet over every benchmark class
-// of this assembly (for example --filter '*MetricsOverhead*'); without, a plain timed loop of Alloc+Put
-// pairs against NativeMemory.Alloc+Free, measured now, in this process.
-if (args.Length > 0)
+namespace NativeZcopy.Bench;
+
+/// <summary>
+/// The suite's entry point. No arguments: the short side-by-side table (scenarios 1, 2, 5, under three
+/// minutes). <c>memory</c>: scenario 7. <c>full</c>: every benchmark class in this assembly, then scenario 7,
+/// the run docs/benchmarks.md reports. Anything else goes to BenchmarkDotNet (for example
+/// <c>--filter '*Scenario1*'</c>), over every benchmark class of this assembly, so classes added in new
+/// files are found without touching this one.
+/// </summary>
+public static class Program
 {
-    BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(NativeZcopy.Bench.MetricsOverheadBenchmarks).Assembly).Run(args);
-    return;
-}
-
-const int Pairs = 5_000_000;
-using var allocator = new ZcopyAllocator();
-for (int round = 0; round < 3; round++)
-{
-    var watch = Stopwatch.StartNew();
-    for (int i = 0; i < Pairs; i++)
+    public static int Main(string[] args)
     {
-        NativePages.Put(allocator.Alloc(128));
-    }
-
-    double zcopy = watch.Elapsed.TotalNanoseconds / Pairs;
-    watch.Restart();
-    for (int i = 0; i < Pairs; i++)
-    {
-        unsafe
+        if (args.Length == 0)
         {
-            System.Runtime.InteropServices.NativeMemory.Free(System.Runtime.InteropServices.NativeMemory.Alloc(128));
+            return ShortRun.Run();
         }
+
+        if (args[0] == "memory")
+        {
+            return MixedLifetimeMemory.Run();
+        }
+
+        if (args[0] == "full")
+        {
+            RunBenchmarks(["--filter", "*", .. args.Skip(1)]);
+            return MixedLifetimeMemory.RunInFreshProcess();
+        }
+
+        RunBenchmarks(args);
+        return 0;
     }
 
-    double malloc = watch.Elapsed.TotalNanoseconds / Pairs;
-    Console.WriteLine($"round {round}: ZcopyAllocator Alloc+Put 128 B {zcopy:F1} ns, NativeMemory Alloc+Free {malloc:F1} ns, ratio {zcopy / malloc:F2}");
+    private static void RunBenchmarks(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, SuiteConfigs.Full());
 }
-
-Console.WriteLine(allocator.GetStatistics());

@@ -1,0 +1,53 @@
+using BenchmarkDotNet.Attributes;
+using DotNetty.Buffers;
+using NativeZcopy.Bench.Systems;
+using NativeZcopy.Bench.Threads;
+
+namespace NativeZcopy.Bench.Scenarios;
+
+/// <summary>
+/// Scenario 3: one thread allocates, another releases, through a bounded ring of 256 slots. The per-op
+/// figure is wall time per piece with both threads busy; the Ratio is against the same system's
+/// single-thread pair.
+/// </summary>
+public class Scenario3CrossThreadRelease : TwoThreadScenario
+{
+    private const int RingCapacity = 256;
+
+    private CrossThreadRig<ZcopySystem, BioVec>? _zcopyRig;
+    private CrossThreadRig<NativeMemorySystem, nint>? _mallocRig;
+    private CrossThreadRig<ArrayPoolPinSystem, PinnedRental>? _arrayPoolRig;
+    private CrossThreadRig<DotNettySystem, IByteBuffer>? _dotNettyRig;
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy")]
+    public void NativeZcopySameThread() => Workloads.Pairs<ZcopySystem, BioVec>(Zcopy, Size, Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy")]
+    public void NativeZcopyCrossThread() => (_zcopyRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(Zcopy, Size, Pieces, RingCapacity))).Run();
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeMemory")]
+    public void NativeMemorySameThread() => Workloads.Pairs<NativeMemorySystem, nint>(default, Size, Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeMemory")]
+    public void NativeMemoryCrossThread() => (_mallocRig ??= Started(new CrossThreadRig<NativeMemorySystem, nint>(default, Size, Pieces, RingCapacity))).Run();
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("ArrayPoolPin")]
+    public void ArrayPoolPinSameThread() => Workloads.Pairs<ArrayPoolPinSystem, PinnedRental>(default, Size, Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("ArrayPoolPin")]
+    public void ArrayPoolPinCrossThread() => (_arrayPoolRig ??= Started(new CrossThreadRig<ArrayPoolPinSystem, PinnedRental>(default, Size, Pieces, RingCapacity))).Run();
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("DotNettyPooled")]
+    public void DotNettySameThread() => Workloads.Pairs<DotNettySystem, IByteBuffer>(DotNetty, Size, Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("DotNettyPooled")]
+    public void DotNettyCrossThread() => (_dotNettyRig ??= Started(new CrossThreadRig<DotNettySystem, IByteBuffer>(DotNetty, Size, Pieces, RingCapacity))).Run();
+
+    private protected override void ForgetRigs()
+    {
+        _zcopyRig = null;
+        _mallocRig = null;
+        _arrayPoolRig = null;
+        _dotNettyRig = null;
+    }
+}

@@ -1,0 +1,11 @@
+namespace NativeZcopy.Bench.Scenarios;
+
+/// <summary>
+/// Whether this process runs the short default suite. Scenarios read it to pick fewer sizes; it is set only
+/// by the in-process short run, so a full run (one process per benchmark) always sees the full lists.
+/// </summary>
+internal static class SuiteMode
+{
+    /// <summary>True in the short default run. Written once before any benchmark starts.</summary>
+    public static bool IsShort { get; set; }
+}

@@ -1,0 +1,32 @@
+using NativeZcopy.Bench.Systems;
+
+namespace NativeZcopy.Bench.Scenarios;
+
+/// <summary>The workloads every system runs, written once; see <see cref="IPieceSystem{THandle}"/> for why generic.</summary>
+internal static class Workloads
+{
+    /// <summary>Scenario 1: <paramref name="count"/> Alloc + release pairs, one piece at a time.</summary>
+    public static void Pairs<TSystem, THandle>(TSystem system, int size, int count)
+        where TSystem : struct, IPieceSystem<THandle>
+    {
+        for (int i = 0; i < count; i++)
+        {
+            system.Release(system.Alloc(size));
+        }
+    }
+
+    /// <summary>Scenario 2: fill <paramref name="slots"/> with pieces, then release them all.</summary>
+    public static void Batch<TSystem, THandle>(TSystem system, THandle[] slots, int size)
+        where TSystem : struct, IPieceSystem<THandle>
+    {
+        for (int i = 0; i < slots.Length; i++)
+        {
+            slots[i] = system.Alloc(size);
+        }
+
+        for (int i = 0; i < slots.Length; i++)
+        {
+            system.Release(slots[i]);
+        }
+    }
+}

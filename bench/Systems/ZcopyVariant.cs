@@ -1,0 +1,70 @@
+using System;
+using System.Collections.Generic;
+
+namespace NativeZcopy.Bench.Systems;
+
+/// <summary>
+/// A named way to configure NativeZcopy, and the one place the suite builds its allocators. Every scenario
+/// runs its NativeZcopy benchmark once per entry of <see cref="All"/> (a BenchmarkDotNet argument, so the
+/// peers run once): adding a policy to compare, such as folio retention, is one line in <see cref="All"/>.
+/// </summary>
+/// <param name="Name">Shown in result tables.</param>
+/// <param name="Options">The options for a given folio size.</param>
+public sealed record ZcopyVariant(string Name, Func<int, ZcopyAllocatorOptions> Options)
+{
+    /// <summary>The library's defaults: a folio is unmapped when its last piece is released.</summary>
+    public static ZcopyVariant Default { get; } = new("unmap-on-release", folioSize => new ZcopyAllocatorOptions { FolioSize = folioSize });
+
+    /// <summary>Every variant the suite compares; the first is the one ratios are taken against.</summary>
+    public static IReadOnlyList<ZcopyVariant> All { get; } =
+    [
+        Default,
+    ];
+
+    /// <summary>
+    /// This variant's place in <see cref="All"/>, found by name: a full run rebuilds the argument in the
+    /// benchmark's own process, so it is an equal record, not the same instance.
+    /// </summary>
+    public int Index
+    {
+        get
+        {
+            for (int i = 0; i < All.Count; i++)
+            {
+                if (All[i].Name == Name)
+                {
+                    return i;
+                }
+            }
+
+            throw new InvalidOperationException($"Unknown NativeZcopy variant '{Name}'.");
+        }
+    }
+
+    /// <summary>One allocator per entry of <see cref="All"/>, in order, each with folios of <paramref name="folioSize"/>.</summary>
+    public static ZcopyAllocator[] CreateAll(int folioSize = ZcopyAllocatorOptions.DefaultFolioSize)
+    {
+        var allocators = new ZcopyAllocator[All.Count];
+        for (int i = 0; i < allocators.Length; i++)
+        {
+            allocators[i] = All[i].CreateAllocator(folioSize);
+        }
+
+        return allocators;
+    }
+
+    /// <summary>Disposes allocators made by <see cref="CreateAll"/>.</summary>
+    public static void DisposeAll(ZcopyAllocator[] allocators)
+    {
+        foreach (ZcopyAllocator allocator in allocators)
+        {
+            allocator.Dispose();
+        }
+    }
+
+    /// <summary>A new allocator of this variant.</summary>
+    public ZcopyAllocator CreateAllocator(int folioSize = ZcopyAllocatorOptions.DefaultFolioSize) => new(Options(folioSize));
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
