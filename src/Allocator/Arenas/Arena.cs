@@ -86,10 +86,10 @@ internal struct Arena
     /// </summary>
     /// <exception cref="OutOfMemoryException">The OS refused a folio and <paramref name="throwOnFailure"/> is true.</exception>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    /// <remarks>Entered with the lock held (<see cref="TryEnter"/> or <see cref="Enter"/>); returns with it released.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryAlloc(int size, int fullSize, FolioOwner owner, bool throwOnFailure, out BioVec piece)
+    public bool TryAllocLocked(int size, int fullSize, FolioOwner owner, bool throwOnFailure, out BioVec piece)
     {
-        Enter();
         int used = _used;
         if (_limit - used >= fullSize)
         {
@@ -115,9 +115,9 @@ internal struct Arena
     /// acquisition, writing them to <paramref name="pieces"/>. Returns how many it cut (possibly 0); the
     /// caller takes the rest one at a time, which moves to the next folio.
     /// </summary>
-    public int CarveRun(ReadOnlySpan<int> sizes, int alignmentMask, FolioOwner owner, Span<BioVec> pieces)
+    /// <remarks>Entered with the lock held; returns with it released.</remarks>
+    public int CarveRunLocked(ReadOnlySpan<int> sizes, int alignmentMask, FolioOwner owner, Span<BioVec> pieces)
     {
-        Enter();
         int used = _used;
         int limit = _limit;
         long entry = _folioEntry;
@@ -326,8 +326,13 @@ internal struct Arena
         return spare;
     }
 
+    /// <summary>Takes the spin lock if it is free, without waiting.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Enter()
+    public bool TryEnter() => Interlocked.Exchange(ref _spinLock, 1) == 0;
+
+    /// <summary>Takes the spin lock, spinning while another thread holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Enter()
     {
         // A plain exchange (test-and-set) is the cheapest locked instruction for an uncontended acquire.
         if (Interlocked.Exchange(ref _spinLock, 1) != 0)

@@ -51,7 +51,7 @@ internal static partial class PageSideTable
     /// </summary>
     private const int LeafBits = 18;
 
-    /// <summary>Descriptors per chunk: 1024 x 32 B = 32 KiB, allocated as runs are first needed.</summary>
+    /// <summary>Descriptors per chunk: 1024 x 64 B = 64 KiB, allocated as runs are first needed.</summary>
     private const int ChunkBits = 10;
 
     /// <summary>
