@@ -16,6 +16,7 @@ public abstract class PeerScenario
     protected const int Pieces = 1000;
 
     private ZcopyAllocator[] _zcopy = [];
+    private ZcopyLocalCache? _cache;
     private IByteBufferAllocator? _dotNetty;
     private BumpPage? _page;
 
@@ -42,6 +43,7 @@ public abstract class PeerScenario
     public void Setup()
     {
         _zcopy = ZcopyVariant.CreateAll();
+        _cache = _zcopy[0].CreateLocalCache();
         _dotNetty = DotNettySystem.CreateAllocator();
         _page = new BumpPage();
     }
@@ -49,10 +51,14 @@ public abstract class PeerScenario
     [GlobalCleanup]
     public void Cleanup()
     {
+        _cache?.Dispose();
         ZcopyVariant.DisposeAll(_zcopy);
 
         _page?.Dispose();
     }
+
+    /// <summary>NativeZcopy through a local cache over the default variant's allocator.</summary>
+    private protected ZcopyLocalCacheSystem LocalCache => new(_cache!);
 
     /// <summary>The NativeZcopy system of a variant.</summary>
     private protected ZcopySystem ZcopyOf(ZcopyVariant variant) => new(_zcopy[variant.Index]);

@@ -13,6 +13,9 @@ public class Scenario1Pairs : PeerScenario
     public void ZcopyAllocator(ZcopyVariant variant) => Workloads.Pairs<ZcopySystem, BioVec>(ZcopyOf(variant), Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
+    public void ZcopyLocalCache() => Workloads.Pairs<ZcopyLocalCacheSystem, BioVec>(LocalCache, Size, Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces)]
     public void NativeMemory() => Workloads.Pairs<NativeMemorySystem, nint>(default, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces)]

@@ -25,6 +25,9 @@ public class Scenario2Batches : PeerScenario
     public void ZcopyAllocator(ZcopyVariant variant) => Workloads.Batch(ZcopyOf(variant), _bioVecs, Size);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
+    public void ZcopyLocalCache() => Workloads.Batch(LocalCache, _bioVecs, Size);
+
+    [Benchmark(OperationsPerInvoke = Pieces)]
     public void NativeMemory() => Workloads.Batch(default(NativeMemorySystem), _addresses, Size);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
