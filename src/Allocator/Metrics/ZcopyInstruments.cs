@@ -34,6 +34,12 @@ internal static class ZcopyInstruments
         meter.CreateObservableCounter(
             ZcopyMetrics.FragmentsAllocated, static () => Observe(static s => s.FragmentsAllocated), "{fragment}",
             "Pieces ever handed out.");
+        meter.CreateObservableCounter(
+            ZcopyMetrics.FragmentsLeaked, static () => Observe(static s => s.FragmentsLeaked), "{fragment}",
+            "Tracked fragments reported as leaked: still outstanding past the allocator's LeakReportAge, or at its Dispose.");
+        meter.CreateObservableUpDownCounter(
+            ZcopyMetrics.FragmentsTracked, static () => Observe(static s => s.TrackedFragmentsOutstanding), "{fragment}",
+            "Tracked fragments still holding a reference now.");
     }
 
     /// <summary>One measurement per live allocator of what <paramref name="read"/> picks from its statistics.</summary>

@@ -38,6 +38,9 @@ namespace NativeZcopy;
 /// <item><c>nativezcopy.folios.mapped</c>, <c>nativezcopy.folios.unmapped</c>, <c>nativezcopy.folios.reused</c>
 /// (counters): folios ever mapped, unmapped, and reissued in place.</item>
 /// <item><c>nativezcopy.fragments.allocated</c> (counter): pieces ever handed out.</item>
+/// <item><c>nativezcopy.fragments.leaked</c> (counter): tracked fragments reported as leaked
+/// (<see cref="ZcopyAllocatorOptions.TrackingSampleRate"/>, <see cref="ZcopyAllocator.FragmentLeaked"/>);
+/// <c>nativezcopy.fragments.tracked</c> (up-down): tracked fragments outstanding now.</item>
 /// </list>
 /// An allocator is reported while it is reachable; one that was collected with pieces still referenced
 /// drops out of the per-allocator figures.
@@ -74,6 +77,12 @@ public static class ZcopyMetrics
 
     /// <summary>Pieces ever handed out (counter).</summary>
     public const string FragmentsAllocated = "nativezcopy.fragments.allocated";
+
+    /// <summary>Tracked fragments ever reported as leaked (counter).</summary>
+    public const string FragmentsLeaked = "nativezcopy.fragments.leaked";
+
+    /// <summary>Tracked fragments outstanding now (up-down counter).</summary>
+    public const string FragmentsTracked = "nativezcopy.fragments.tracked";
 
     /// <summary>Serializes meter creation and the switch from the static meter to factories' meters.</summary>
     private static readonly Lock s_lock = new();

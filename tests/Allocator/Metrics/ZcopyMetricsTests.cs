@@ -20,7 +20,39 @@ public sealed class ZcopyMetricsTests
     [
         ZcopyMetrics.MemoryMapped, ZcopyMetrics.FoliosLive, ZcopyMetrics.FoliosRetained, ZcopyMetrics.FoliosMapped,
         ZcopyMetrics.FoliosUnmapped, ZcopyMetrics.FoliosReused, ZcopyMetrics.FragmentsAllocated,
+        ZcopyMetrics.FragmentsLeaked, ZcopyMetrics.FragmentsTracked,
     ];
+
+    [Fact]
+    public void Leaked_and_tracked_fragments_are_reported()
+    {
+        string name = "leaks-" + Guid.NewGuid().ToString("N");
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions
+        {
+            Name = name,
+            TrackFragments = true,
+            LeakReportAge = System.Threading.Timeout.InfiniteTimeSpan,
+        });
+        BioVec kept = allocator.Alloc(100);
+        BioVec released = allocator.Alloc(100);
+        NativePages.Put(released);
+
+        Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name);
+        Assert.Equal(1, measured[ZcopyMetrics.FragmentsTracked].Value);
+        Assert.Equal(0, measured[ZcopyMetrics.FragmentsLeaked].Value);
+
+        Assert.Equal(1, allocator.CheckForLeaks(TimeSpan.Zero));
+        measured = Single(recorder.Collect(), name);
+        Assert.Equal(1, measured[ZcopyMetrics.FragmentsLeaked].Value);
+        Assert.IsType<ObservableCounter<long>>(measured[ZcopyMetrics.FragmentsLeaked].Instrument);
+
+        NativePages.Put(kept);
+        allocator.Dispose();
+        measured = Single(recorder.Collect(), name);
+        Assert.Equal(0, measured[ZcopyMetrics.FragmentsTracked].Value);
+        Assert.Equal(1, measured[ZcopyMetrics.FragmentsLeaked].Value);
+    }
 
     [Fact]
     public void The_static_meter_reports_each_allocator_when_collected()
