@@ -19,7 +19,8 @@ namespace NativeZcopy.Bench.Reporting;
 /// </summary>
 internal sealed class SvgChartExporter : IExporter
 {
-    private const int Width = 880;
+    // Wide enough for the longest legend entry, "NativeZcopy (unmap-on-release)", right of the plot.
+    private const int Width = 930;
     private const int Height = 480;
     private const int Left = 70;
     private const int Right = 640;
