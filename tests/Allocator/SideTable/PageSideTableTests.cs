@@ -1,9 +1,13 @@
 using System.Threading;
 using NativeZcopy.SideTable;
+using NativeZcopy.Tests.Support;
 using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.SideTable;
 
+// Reads the process-wide table right after releases: runs from tests in other collections must not be
+// registered meanwhile at the freed addresses or in the freed descriptors.
+[Collection(ProcMapsReaders.Name)]
 public sealed class PageSideTableTests
 {
     [Fact]
