@@ -21,13 +21,19 @@ public sealed record ZcopyVariant(string Name, Func<int, ZcopyAllocatorOptions> 
     /// </summary>
     public static ZcopyVariant Retaining { get; } = new("retain-16", folioSize => new ZcopyAllocatorOptions { FolioSize = folioSize, RetainedFoliosPerArena = 16 });
 
+    /// <summary>
+    /// The thread cache off (issue 6's lever, measured against the default): every piece cut under its
+    /// processor's arena lock and released with one atomic operation on the folio's count.
+    /// </summary>
+    public static ZcopyVariant ArenasOnly { get; } = new("arenas-only", folioSize => new ZcopyAllocatorOptions { FolioSize = folioSize, ThreadCache = false });
+
     /// <summary>Every variant the suite compares; the first is the one ratios are taken against.</summary>
     public static IReadOnlyList<ZcopyVariant> All { get; } =
     [
         Default,
         Retaining,
+        ArenasOnly,
     ];
-
 
     /// <summary>
     /// This variant's place in <see cref="All"/>, found by name: a full run rebuilds the argument in the

@@ -4,6 +4,7 @@ using System.Threading;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 using NativeZcopy.SideTable;
+using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
 
@@ -95,7 +96,16 @@ public static class NativePages
     /// <exception cref="InvalidOperationException">The piece is empty or its page was already released, or
     /// (with fragment tracking) the piece itself was, even while its folio has other references.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Put(in BioVec piece) => PutChecked(EntryOf(piece), piece.Address);
+    public static void Put(in BioVec piece)
+    {
+        // A piece of the calling thread's own slice goes back into the slice's share: no atomic operation.
+        if (ThreadSlice.Current is { } slice && slice.TryTakeBack(piece))
+        {
+            return;
+        }
+
+        PutChecked(EntryOf(piece), piece.Address);
+    }
 
     /// <summary>
     /// Drops the reference each piece holds. Neighbouring pieces of the same page life (a message's
@@ -120,6 +130,12 @@ public static class NativePages
 
             try
             {
+                if (ThreadSlice.Current is { } slice && slice.TryTakeBack(head, end - start))
+                {
+                    start = end;
+                    continue;
+                }
+
                 long entry = EntryOf(head);
                 if (PageSideTable.IsTracked(entry))
                 {

@@ -6,6 +6,7 @@ using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
+using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
 
@@ -39,6 +40,14 @@ public sealed class ZcopyAllocator : IDisposable
     /// </summary>
     private const int MaxRetainedFoliosPerArena = 1024;
 
+    /// <summary>
+    /// Bytes of a folio a thread takes at a time for its own pieces (<see cref="ThreadSlice"/>): 8 KiB holds
+    /// 64 pieces of 128 B, so the slice's lock and its three atomic adds cost well under 1 ns per piece,
+    /// while an idle thread keeps at most 8 KiB of a folio from being reused (the folio stays mapped until
+    /// <see cref="Trim"/>, as an arena's current folio does).
+    /// </summary>
+    private const int ThreadSliceSize = 8 * 1024;
+
     /// <summary>The name <see cref="Shared"/> reports under in the metrics.</summary>
     public const string SharedName = "shared";
 
@@ -67,6 +76,18 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>The diagnostic mode (see <see cref="ZcopyAllocatorOptions.TrackFragments"/>); null when off.</summary>
     private readonly FragmentTracker? _tracker;
+
+    /// <summary>Bytes of a thread slice: <see cref="ThreadSliceSize"/>, or less when pieces must be smaller.</summary>
+    private readonly int _sliceSize;
+
+    /// <summary>
+    /// Largest piece cut from a thread slice: a quarter of it, so one piece does not waste a slice; 0 when
+    /// the thread cache is off (by option, or because tracking must see every piece).
+    /// </summary>
+    private readonly int _maxSlicedSize;
+
+    /// <summary>References a slice's share starts with: one per piece it can hold, plus its own.</summary>
+    private readonly int _sliceShare;
 
     /// <summary>This allocator's folio owner, for local caches.</summary>
     internal FolioOwner Owner => _owner;
@@ -123,6 +144,10 @@ public sealed class ZcopyAllocator : IDisposable
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
+        _sliceSize = Math.Min(ThreadSliceSize, MaxFragmentSize);
+        _maxSlicedSize = options.ThreadCache && _tracker is null ? _sliceSize / 4 : 0;
+        _sliceShare = (_sliceSize / alignment) + 1;
+        ThreadCache = _maxSlicedSize != 0;
 
         // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
         Metrics.AllocatorRegistry.Register(this, options.Name);
@@ -156,6 +181,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>Folios per arena kept mapped for reuse after their last reference goes (0: none).</summary>
     public int RetainedFoliosPerArena { get; }
 
+    /// <summary>True when threads cut small pieces from slices of their own (see <see cref="ZcopyAllocatorOptions.ThreadCache"/>).</summary>
+    public bool ThreadCache { get; }
+
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;
 
@@ -183,8 +211,17 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
-        EnterArena().TryAllocLocked(size, fullSize, _owner, throwOnFailure: true, out BioVec piece);
-        return piece;
+        if ((uint)(size - 1) < (uint)_maxSlicedSize)
+        {
+            if (ThreadSlice.Current is { } slice && slice.TryCut(this, size, fullSize, out BioVec cut))
+            {
+                return cut;
+            }
+
+            return AllocSliced(size, fullSize);
+        }
+
+        return AllocFromArena(size, fullSize);
     }
 
     /// <summary>Like <see cref="Alloc"/>, but answers false instead of throwing for a bad size or an OS refusal.</summary>
@@ -198,6 +235,11 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
+        if ((uint)(size - 1) < (uint)_maxSlicedSize && ThreadSlice.Current is { } slice && slice.TryCut(this, size, fullSize, out fragment))
+        {
+            return true;
+        }
+
         return EnterArena().TryAllocLocked(size, fullSize, _owner, throwOnFailure: false, out fragment);
     }
 
@@ -235,7 +277,10 @@ public sealed class ZcopyAllocator : IDisposable
                 done += EnterArena().CarveRunLocked(sizes[done..], _alignmentMask, _owner, pieces[done..]);
                 if (done < sizes.Length)
                 {
-                    pieces[done] = Alloc(sizes[done]); // the folio is full: move on, one piece at a time
+                    // The folio is full: move on, one piece at a time (from the arena, not the thread's
+                    // slice, so a message's pieces stay neighbours and PutBatch releases them together).
+                    int size = sizes[done];
+                    pieces[done] = AllocFromArena(size, (size + _alignmentMask) & ~_alignmentMask);
                     done++;
                 }
             }
@@ -277,6 +322,16 @@ public sealed class ZcopyAllocator : IDisposable
             reused += _arenas[i].ReusedInPlace;
         }
 
+        // Pieces cut from thread slices still held: the arena counted each slice as one piece.
+        foreach (ThreadSlice slice in ThreadSliceRegistry.Snapshot)
+        {
+            int cut = slice.PiecesCut;
+            if (cut > 1 && ReferenceEquals(slice.Allocator, this))
+            {
+                fragments += cut - 1;
+            }
+        }
+
         return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments + _owner.CachedFragments, FolioSize)
         {
             FoliosRetained = _owner.FoliosRetained,
@@ -286,11 +341,18 @@ public sealed class ZcopyAllocator : IDisposable
     }
 
     /// <summary>
-    /// Gives back to the OS every folio kept for reuse and every arena's unused spare, and retries any
-    /// unmap the OS refused before. Folios in use are untouched. Returns how many folios were unmapped.
+    /// Gives back to the OS every folio kept for reuse and every arena's unused spare, takes back the
+    /// thread slices of this allocator (and of dead threads) so that folios only they held are unmapped,
+    /// and retries any unmap the OS refused before. Folios in use are untouched. Returns how many folios
+    /// kept for reuse or spare were unmapped.
     /// </summary>
     public int Trim()
     {
+        if (ThreadCache)
+        {
+            ThreadSliceRegistry.Reclaim(this);
+        }
+
         _owner.RetryPendingUnmaps();
         int trimmed = 0;
         for (int i = 0; i < _arenas.Length; i++)
@@ -344,6 +406,12 @@ public sealed class ZcopyAllocator : IDisposable
             return;
         }
 
+        // Slices first: a thread that installs one after this sees the allocator disposed and gives it back.
+        if (ThreadCache)
+        {
+            ThreadSliceRegistry.Reclaim(this);
+        }
+
         for (int i = 0; i < _arenas.Length; i++)
         {
             _arenas[i].Drain(_owner);
@@ -378,6 +446,52 @@ public sealed class ZcopyAllocator : IDisposable
 
     private void OnFragmentLeaked(OutstandingFragment fragment) =>
         FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
+
+    /// <summary>Breaks a piece off the calling thread's arena's folio.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private BioVec AllocFromArena(int size, int fullSize)
+    {
+        EnterArena().TryAllocLocked(size, fullSize, _owner, throwOnFailure: true, out BioVec piece);
+        return piece;
+    }
+
+    /// <summary>
+    /// The thread's slice is another allocator's, or used up, or the thread has none yet: give the old one
+    /// back and take a fresh slice from the arena (see <see cref="ThreadSlice"/>), or use the arena directly
+    /// when the slice is another allocator's or a reclaimer is at work.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private BioVec AllocSliced(int size, int fullSize)
+    {
+        ThreadSlice slice = ThreadSlice.ForCurrentThread();
+        if (slice.Allocator is { } holder && !ReferenceEquals(holder, this) && !slice.CountMiss())
+        {
+            return AllocFromArena(size, fullSize);
+        }
+
+        if (!slice.TryDetach(out ZcopyAllocator? previous, out FolioSlice held))
+        {
+            return AllocFromArena(size, fullSize);
+        }
+
+        ThreadSlice.GiveBack(previous, held);
+        BioVec whole = AllocFromArena(_sliceSize, _sliceSize); // throws with nothing held
+        if (!slice.TryInstall(this, whole, _sliceSize, _sliceShare, size, fullSize, out BioVec piece))
+        {
+            _owner.CountCachedFragments(-1); // the arena counted the slice, which no user saw
+            NativePages.Put(whole);
+            return AllocFromArena(size, fullSize);
+        }
+
+        // Dispose takes slices back after marking the allocator disposed, so either it saw this slice or
+        // we see the mark here (the process-wide barrier it passes orders our install before our read).
+        if (_owner.IsDisposed && slice.TryDetach(out previous, out held))
+        {
+            ThreadSlice.GiveBack(previous, held);
+        }
+
+        return piece;
+    }
 
     /// <summary>
     /// The calling thread's arena, locked: the one of its processor, shifted by the thread's

@@ -45,6 +45,16 @@ public sealed class ZcopyAllocatorOptions
     public bool TransparentHugePages { get; init; } = true;
 
     /// <summary>
+    /// Let each thread cut pieces up to 2 KiB from an 8 KiB slice of a folio it takes for itself, and take
+    /// back the pieces it releases there, with no lock and no atomic operation per piece (on by default).
+    /// A thread then keeps up to one folio mapped while it holds a slice, even when idle, until
+    /// <see cref="ZcopyAllocator.Trim"/> or <see cref="ZcopyAllocator.Dispose"/> takes the slice back. Off,
+    /// every piece is cut under its processor's arena lock and released with one atomic operation. Always
+    /// off while fragments are tracked, since tracking records every piece.
+    /// </summary>
+    public bool ThreadCache { get; init; } = true;
+
+    /// <summary>
     /// The value of the <c>nativezcopy.allocator</c> tag this allocator's metrics carry. When null, an
     /// allocator is named <c>allocator-N</c> in creation order (<see cref="ZcopyAllocator.Shared"/> is
     /// <c>shared</c>).

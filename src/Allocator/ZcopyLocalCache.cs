@@ -1,7 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
-using NativeZcopy.SideTable;
+using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
 
@@ -48,23 +48,8 @@ public sealed class ZcopyLocalCache : IDisposable
     /// <summary>Alignment minus one, as the allocator rounds.</summary>
     private readonly int _alignmentMask;
 
-    /// <summary>Base address of the current slice's folio, or 0.</summary>
-    private nint _folio;
-
-    /// <summary>Side-table entry of the current slice's folio, or 0.</summary>
-    private long _entry;
-
-    /// <summary>Offset in the folio of the next piece.</summary>
-    private int _next;
-
-    /// <summary>Offset in the folio where the slice ends; equal to <see cref="_next"/> when there is no slice.</summary>
-    private int _end;
-
-    /// <summary>References on the slice's folio that are the cache's own.</summary>
-    private int _share;
-
-    /// <summary>Pieces cut from the current slice, folded into the allocator's statistics when it is returned.</summary>
-    private int _cut;
+    /// <summary>The current slice and its share (see <see cref="FolioSlice"/>).</summary>
+    private FolioSlice _slice;
 
     /// <summary>True once disposed.</summary>
     private bool _disposed;
@@ -94,13 +79,9 @@ public sealed class ZcopyLocalCache : IDisposable
     public BioVec Alloc(int size)
     {
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
-        int next = _next;
-        if ((uint)(size - 1) < (uint)_maxCachedSize && _end - next >= fullSize)
+        if ((uint)(size - 1) < (uint)_maxCachedSize && _slice.TryCut(size, fullSize, out BioVec piece))
         {
-            _next = next + fullSize;
-            _share--;
-            _cut++;
-            return new BioVec(_folio, next, size, _entry);
+            return piece;
         }
 
         return AllocSlow(size, fullSize);
@@ -114,16 +95,12 @@ public sealed class ZcopyLocalCache : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Put(in BioVec piece)
     {
-        long entry = _entry;
-        if (piece.Page == _folio && entry != 0 && piece.Entry == entry)
+        // Same folio, same life, and the cache's share keeps that life alive: the piece's reference simply
+        // becomes the cache's again.
+        if (!_slice.TryTakeBack(piece, 1))
         {
-            // Same folio, same life, and the cache's share keeps that life alive: the piece's reference
-            // simply becomes the cache's again.
-            _share++;
-            return;
+            NativePages.Put(piece);
         }
-
-        NativePages.Put(piece);
     }
 
     /// <summary>Gives back what is left of the slice. Idempotent.</summary>
@@ -144,40 +121,9 @@ public sealed class ZcopyLocalCache : IDisposable
 
         ReturnSlice();
         BioVec slice = _allocator.Alloc(_sliceSize);
-
-        // The slice holds one reference; the cache needs one per piece it can cut, and keeps one until it
-        // lets the slice go, so the folio cannot die under the share: add the rest in one step.
-        int share = (_sliceSize / (_alignmentMask + 1)) + 1;
-        long entry = PageSideTable.Find(slice.Page);
-        Interlocked.Add(ref PageSideTable.Run(entry).State, share - 1);
-        _folio = slice.Page;
-        _entry = entry;
-        _next = slice.Offset + fullSize;
-        _end = slice.Offset + _sliceSize;
-        _share = share - 1;
-        _cut = 1;
-        return new BioVec(_folio, slice.Offset, size, entry);
+        return _slice.Install(slice, _sliceSize, (_sliceSize / (_alignmentMask + 1)) + 1, size, fullSize);
     }
 
     /// <summary>Returns the cache's share on the current slice's folio, unmapping it if that was the last ref.</summary>
-    private void ReturnSlice()
-    {
-        long entry = _entry;
-        if (entry == 0)
-        {
-            return;
-        }
-
-        int share = _share;
-
-        // The arena counted the slice as one piece; the user saw _cut pieces of it.
-        _allocator.Owner.CountCachedFragments(_cut - 1);
-        _folio = 0;
-        _entry = 0;
-        _next = 0;
-        _end = 0;
-        _share = 0;
-        _cut = 0;
-        Arenas.FolioOwner.ReleaseShare(entry, share);
-    }
+    private void ReturnSlice() => _slice.Detach().GiveBack(_allocator.Owner);
 }

@@ -40,7 +40,7 @@ public sealed class ZcopyMemoryOwnerTests
     [Fact]
     public unsafe void Pin_returns_the_native_address_and_holds_a_page_ref_of_its_own()
     {
-        using var allocator = new ZcopyAllocator();
+        using var allocator = NoThreadCache();
         BioVec piece = allocator.Alloc(64);
         using var owner = new ZcopyMemoryOwner(piece);
 
@@ -77,7 +77,7 @@ public sealed class ZcopyMemoryOwnerTests
     [Fact]
     public void Dispose_drops_the_ref_once_and_a_second_dispose_does_nothing()
     {
-        using var allocator = new ZcopyAllocator();
+        using var allocator = NoThreadCache();
         BioVec piece = allocator.Alloc(64);
         IMemoryOwner<byte> owner = new ZcopyMemoryOwner(piece);
         int before = NativePages.RefCount(piece.Page);
@@ -91,7 +91,7 @@ public sealed class ZcopyMemoryOwnerTests
     [Fact]
     public void Racing_disposes_drop_each_ref_exactly_once()
     {
-        using var allocator = new ZcopyAllocator();
+        using var allocator = NoThreadCache();
         var owners = new ZcopyMemoryOwner[20_000];
         for (int i = 0; i < owners.Length; i++)
         {
@@ -180,7 +180,7 @@ public sealed class ZcopyMemoryOwnerTests
 
         // One arena, so every piece comes off the same folio. Once all its pieces are back and it is full,
         // the folio is reissued in place under a new generation: the old piece is stale.
-        using var allocator = new ZcopyAllocator(null, PageSource.Os, processors: 1);
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false }, PageSource.Os, processors: 1);
         BioVec stale = allocator.Alloc(8);
         NativePages.Put(stale);
         NativePages.Put(allocator.Alloc(allocator.MaxFragmentSize));
@@ -191,4 +191,36 @@ public sealed class ZcopyMemoryOwnerTests
         Assert.Contains("already released", error.Message, StringComparison.Ordinal);
         NativePages.Put(reissued);
     }
+    [Fact]
+    public void With_the_thread_cache_each_dispose_gives_its_ref_back_once()
+    {
+        // Disposes on the allocating thread go back into its slice's share, invisible to RefCount: the
+        // folio's fate shows it instead. One ref too many taken back keeps the folio mapped forever (the
+        // count never meets zero); one too few unmaps it under the still-pinned piece.
+        var allocator = new ZcopyAllocator();
+        Assert.True(allocator.ThreadCache);
+        var owners = new ZcopyMemoryOwner[200];
+        for (int i = 0; i < owners.Length; i++)
+        {
+            owners[i] = new ZcopyMemoryOwner(allocator.Alloc(48));
+        }
+
+        MemoryHandle pin = owners[^1].Pin();
+        foreach (IDisposable owner in owners)
+        {
+            owner.Dispose();
+            owner.Dispose();
+        }
+
+        allocator.Dispose();
+        Assert.Equal(1, allocator.GetStatistics().LiveFolios);
+        pin.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    /// <summary>
+    /// An allocator whose pieces all come from arenas and go back to the folio's shared count, so tests can
+    /// read exact reference counts with <see cref="NativePages.RefCount"/>.
+    /// </summary>
+    private static ZcopyAllocator NoThreadCache() => new(new ZcopyAllocatorOptions { ThreadCache = false });
 }

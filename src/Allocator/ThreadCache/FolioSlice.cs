@@ -1,0 +1,117 @@
+using System.Runtime.CompilerServices;
+using System.Threading;
+using NativeZcopy.Arenas;
+using NativeZcopy.SideTable;
+
+namespace NativeZcopy.ThreadCache;
+
+/// <summary>
+/// A slice of a folio and the share of references that goes with it: the accounting behind both
+/// <see cref="ZcopyLocalCache"/> and <see cref="ThreadSlice"/>. Not thread-safe: its holder serializes access.
+/// </summary>
+/// <remarks>
+/// The slice is one piece taken from an arena, whose single reference <see cref="Install"/> turns into a
+/// share of one reference per piece the slice can hold (one interlocked add). <see cref="TryCut"/> moves a
+/// reference from the share to the new piece by decrementing a plain field, exactly as an arena does with a
+/// folio (the kernel's pagecnt_bias, one level down); <see cref="TryTakeBack"/> moves a released piece's
+/// reference back. The folio's shared count moves only when the slice is installed and when
+/// <see cref="GiveBack"/> returns what is left, which unmaps the folio if nothing else holds it.
+/// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may be taken back twice: its extra
+/// reference was added to the shared count, so the share grows by one more than it gave and the difference
+/// leaves the count with the share. Nothing is cut twice from the same bytes: the slice only moves forward,
+/// and only the arena, which sees the shared count, starts a folio over.
+/// </remarks>
+internal struct FolioSlice
+{
+    /// <summary>The folio's base address, or 0 when there is no slice.</summary>
+    public nint Folio;
+
+    /// <summary>The folio's side-table entry (its life), or 0 when there is no slice.</summary>
+    public long Entry;
+
+    /// <summary>Offset in the folio of the next piece.</summary>
+    public int Next;
+
+    /// <summary>Offset in the folio where the slice ends; equal to <see cref="Next"/> when nothing is left to cut.</summary>
+    public int End;
+
+    /// <summary>References on the folio that are the slice's own.</summary>
+    public int Share;
+
+    /// <summary>Pieces cut from the slice (the arena counted the slice as one).</summary>
+    public int Cut;
+
+    /// <summary>Cuts a piece of <paramref name="fullSize"/> bytes, <paramref name="size"/> of them the caller's, if the slice has room.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryCut(int size, int fullSize, out BioVec piece)
+    {
+        int next = Next;
+        if (End - next >= fullSize)
+        {
+            // The share keeps the folio's life alive, so Entry stays current while it is held.
+            Next = next + fullSize;
+            Share--;
+            Cut++;
+            piece = new BioVec(Folio, next, size, Entry);
+            return true;
+        }
+
+        piece = default;
+        return false;
+    }
+
+    /// <summary>Takes <paramref name="refs"/> references of a released piece back into the share if it was cut from this folio life.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryTakeBack(in BioVec piece, int refs)
+    {
+        if (piece.Entry == Entry && piece.Page == Folio && Entry != 0)
+        {
+            Share += refs;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="slice"/> (a piece of <paramref name="sliceSize"/> bytes holding one reference)
+    /// the slice, with a share of <paramref name="share"/>, and cuts its first piece. The slice must be empty.
+    /// </summary>
+    public BioVec Install(in BioVec slice, int sliceSize, int share, int size, int fullSize)
+    {
+        // The slice's own reference is part of the share; the rest is added in one step before any piece
+        // is cut, so the count can never reach zero while the share is held.
+        Interlocked.Add(ref PageSideTable.Run(slice.Entry).State, share - 1);
+        Folio = slice.Page;
+        Entry = slice.Entry;
+        Next = slice.Offset + fullSize;
+        End = slice.Offset + sliceSize;
+        Share = share - 1;
+        Cut = 1;
+        return new BioVec(slice.Page, slice.Offset, size, slice.Entry);
+    }
+
+    /// <summary>Empties the slice and returns what it held, for <see cref="GiveBack"/>.</summary>
+    public FolioSlice Detach()
+    {
+        FolioSlice held = this;
+        this = default;
+        return held;
+    }
+
+    /// <summary>
+    /// Gives a detached share back to its folio, unmapping the folio if that was its last reference (so never
+    /// under an arena lock), and counts the pieces cut in <paramref name="owner"/>'s statistics.
+    /// </summary>
+    public readonly void GiveBack(FolioOwner owner)
+    {
+        if (Entry == 0)
+        {
+            return;
+        }
+
+        // The arena counted the slice as one piece; the user saw Cut pieces of it.
+        owner.CountCachedFragments(Cut - 1);
+        FolioOwner.ReleaseShare(Entry, Share);
+    }
+}

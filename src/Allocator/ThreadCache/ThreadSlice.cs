@@ -1,0 +1,259 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using NativeZcopy.Arenas;
+
+namespace NativeZcopy.ThreadCache;
+
+/// <summary>
+/// One thread's slice of a folio: the front <see cref="ZcopyAllocator.Alloc"/> and
+/// <see cref="NativePages.Put(in BioVec)"/> go through before any arena, so the common case (a thread
+/// releasing the headers it allocated) costs no lock and no atomic operation.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Accounting is <see cref="FolioSlice"/>'s, shared with <see cref="ZcopyLocalCache"/>: a slice of a folio
+/// taken from an arena with one reference, turned into a share, cut and taken back with plain arithmetic.
+/// The folio's shared count changes once when the slice is taken and once when what is left of the share
+/// is given back. A piece cut here is an ordinary piece: released on another thread, or after the slice
+/// moved on, it drops its reference on the folio's shared count like any other.
+/// </para>
+/// <para>
+/// Ownership. The owner thread (the one whose <see cref="t_current"/> this is) is the only one that cuts,
+/// takes back or installs. Another thread may <b>reclaim</b> the slice (<see cref="ZcopyAllocator.Trim"/>,
+/// <see cref="ZcopyAllocator.Dispose"/>, or a thread that died holding one) to give its share back, since an
+/// idle thread would otherwise keep its folio mapped forever. The two meet through an asymmetric handshake
+/// on <see cref="_busy"/> and <see cref="_revoked"/>, so the owner's side stays free of locked instructions:
+/// </para>
+/// <list type="number">
+/// <item>The owner stores <c>_busy = 1</c>, then loads <c>_revoked</c>; only if it is 0 does it touch the
+/// slice fields, and it ends with a releasing store <c>_busy = 0</c>.</item>
+/// <item>The reclaimer stores <c>_revoked = 1</c>, runs <see cref="Interlocked.MemoryBarrierProcessWide"/>
+/// (membarrier on Linux, FlushProcessWriteBuffers on Windows: every running thread passes a full fence),
+/// then waits until it loads <c>_busy == 0</c>. Now the owner is outside its critical section and any
+/// section it starts will load <c>_revoked == 1</c> and keep out: the process-wide barrier orders the
+/// owner's store of <c>_busy</c> before its load of <c>_revoked</c> as a full fence would, so either the
+/// reclaimer sees <c>_busy == 1</c> and waits, or the owner sees <c>_revoked == 1</c>.</item>
+/// <item>The reclaimer gives the share back, clears the slice fields, and releases with
+/// <c>_revoked = 0</c>; the owner's next acquiring load of <c>_revoked</c> sees the cleared fields and
+/// takes a new slice.</item>
+/// </list>
+/// <para>
+/// Nothing the owner does while revoked is wrong, only slower: a cut falls back to the arena, and a
+/// released piece falls back to the shared count, where its reference lives anyway. The owner's
+/// <c>Volatile</c> store followed by a <c>Volatile</c> load is ordered for the compiler (RyuJIT does not
+/// move volatile accesses across each other); only the processor may reorder that pair, and the
+/// process-wide barrier is what forbids it at the one moment it matters.
+/// </para>
+/// </remarks>
+[StructLayout(LayoutKind.Explicit)]
+internal sealed class ThreadSlice
+{
+    // Layout: the fields sit from byte 64 to 128 of an object padded to 192 bytes (explicit layout, since
+    // the runtime lays out classes with references as it likes). Slices of threads created together are
+    // allocated side by side, and the owner stores to _busy on every call: without a free cache line on
+    // each side, two threads' slices would share one and every call would bounce it between processors.
+
+    /// <summary>The calling thread's slice, or null before its first allocation.</summary>
+    [ThreadStatic]
+    private static ThreadSlice? t_current;
+
+    /// <summary>The thread that owns this slice; a reclaimer checks it to prune slices of dead threads.</summary>
+    [FieldOffset(64)]
+    private readonly Thread _thread;
+
+    /// <summary>1 while the owner is inside a critical section. Written only by the owner (Volatile).</summary>
+    [FieldOffset(112)]
+    private int _busy;
+
+    /// <summary>1 while a reclaimer is at work. Written only by reclaimers, which are serialized (Volatile).</summary>
+    [FieldOffset(116)]
+    private int _revoked;
+
+    /// <summary>
+    /// The allocator the slice was cut from, or null when there is none. Owner-written inside a critical
+    /// section; cleared by a reclaimer; read outside a section only as a hint.
+    /// </summary>
+    [FieldOffset(72)]
+    private ZcopyAllocator? _allocator;
+
+    /// <summary>The slice and its share. Owner-written inside a section; cleared by a reclaimer.</summary>
+    [FieldOffset(80)]
+    private FolioSlice _slice;
+
+    /// <summary>Allocations from other allocators since the slice was installed. Owner only.</summary>
+    [FieldOffset(120)]
+    private int _misses;
+
+    /// <summary>
+    /// A thread allocating from two allocators keeps its slice with the first until it has allocated this
+    /// many pieces from others: 64 is one slice's worth of 128 B pieces, so a thread that moved to another
+    /// allocator takes the slice over soon, while one alternating between two pays a slice change (a lock
+    /// and three atomic adds) at most once per 64 pieces, not once per piece.
+    /// </summary>
+    private const int MissesBeforeYield = 64;
+
+    /// <summary>Keeps the next object off the fields' cache line (see the layout note above).</summary>
+    [FieldOffset(128)]
+    private PaddingLine _paddingAfter;
+
+    private ThreadSlice(Thread thread) => _thread = thread;
+
+    /// <summary>The calling thread's slice, or null before the thread's first allocation.</summary>
+    public static ThreadSlice? Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_current;
+    }
+
+    /// <summary>The allocator this slice was cut from, as last seen: a hint, checked again inside the section.</summary>
+    public ZcopyAllocator? Allocator => _allocator;
+
+    /// <summary>The thread that owns the slice.</summary>
+    public Thread Thread => _thread;
+
+    /// <summary>Pieces cut from the current slice so far, for statistics (a racy but atomic read).</summary>
+    public int PiecesCut => Volatile.Read(ref _slice.Cut);
+
+    /// <summary>The calling thread's slice, created and registered on first use.</summary>
+    public static ThreadSlice ForCurrentThread()
+    {
+        ThreadSlice? slice = t_current;
+        if (slice is null)
+        {
+            slice = new ThreadSlice(Thread.CurrentThread);
+            ThreadSliceRegistry.Add(slice);
+            t_current = slice;
+        }
+
+        return slice;
+    }
+
+    /// <summary>
+    /// Owner only. Cuts a piece of <paramref name="fullSize"/> bytes (of which <paramref name="size"/> are
+    /// the caller's) if the slice is <paramref name="allocator"/>'s and has room; false otherwise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryCut(ZcopyAllocator allocator, int size, int fullSize, out BioVec piece)
+    {
+        Volatile.Write(ref _busy, 1);
+        bool cut = Volatile.Read(ref _revoked) == 0 && _allocator == allocator;
+        piece = default;
+        cut = cut && _slice.TryCut(size, fullSize, out piece);
+        Volatile.Write(ref _busy, 0);
+        return cut;
+    }
+
+    /// <summary>
+    /// Owner only. Takes the reference of a released piece back into the share if the piece was cut from
+    /// this slice's folio life; false otherwise (the caller then drops it on the shared count).
+    /// </summary>
+    /// <remarks>
+    /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may come back here twice: its extra
+    /// reference was added to the shared count, so the share grows by one more than it gave, and the
+    /// difference leaves the count when the share is given back. Nothing is ever cut again from the bytes
+    /// of a taken-back piece: the slice only moves forward, and only the arena, which sees the shared
+    /// count, starts a folio over.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryTakeBack(in BioVec piece, int refs = 1)
+    {
+        // Hint outside the section, so releases of other memory pay no store.
+        if (piece.Entry != _slice.Entry)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _busy, 1);
+        bool mine = Volatile.Read(ref _revoked) == 0 && _slice.TryTakeBack(piece, refs);
+        Volatile.Write(ref _busy, 0);
+        return mine;
+    }
+
+    /// <summary>
+    /// Owner only. Called when another allocator than the slice's wants a piece: true when the slice should
+    /// be given up to it (see <see cref="MissesBeforeYield"/>).
+    /// </summary>
+    public bool CountMiss() => ++_misses > MissesBeforeYield;
+
+    /// <summary>
+    /// Owner only. Makes <paramref name="slice"/> (a piece of <paramref name="sliceSize"/> bytes just taken
+    /// from <paramref name="allocator"/>, holding one reference) the current slice with a share of
+    /// <paramref name="share"/>, and cuts the first piece from it. Returns false, with nothing changed, when
+    /// a reclaimer is at work; the caller then keeps the slice piece. The previous slice must have been
+    /// given back with <see cref="TryDetach"/>.
+    /// </summary>
+    public bool TryInstall(ZcopyAllocator allocator, in BioVec slice, int sliceSize, int share, int size, int fullSize, out BioVec piece)
+    {
+        piece = default;
+        Volatile.Write(ref _busy, 1);
+        bool installed = Volatile.Read(ref _revoked) == 0 && _slice.Entry == 0;
+        if (installed)
+        {
+            _allocator = allocator;
+            _misses = 0;
+            piece = _slice.Install(slice, sliceSize, share, size, fullSize);
+        }
+
+        Volatile.Write(ref _busy, 0);
+        return installed;
+    }
+
+    /// <summary>
+    /// Owner only. Detaches the current slice (any allocator's) into <paramref name="held"/>, to be given
+    /// back with <see cref="GiveBack"/>. False when a reclaimer is at work, which gives it back itself.
+    /// </summary>
+    public bool TryDetach(out ZcopyAllocator? allocator, out FolioSlice held)
+    {
+        Volatile.Write(ref _busy, 1);
+        bool detached = Volatile.Read(ref _revoked) == 0;
+        allocator = detached ? _allocator : null;
+        held = detached ? _slice.Detach() : default;
+        if (detached)
+        {
+            _allocator = null;
+        }
+
+        Volatile.Write(ref _busy, 0);
+        return detached;
+    }
+
+    /// <summary>
+    /// Reclaimer only (serialized by the registry's lock), after <see cref="Revoke"/> and a process-wide
+    /// barrier. Waits for the owner to leave its section, then takes the slice into <paramref name="held"/>
+    /// if it belongs to <paramref name="allocator"/> (any allocator when null), and lets the owner back in.
+    /// </summary>
+    public void Reclaim(ZcopyAllocator? allocator, out ZcopyAllocator? owner, out FolioSlice held)
+    {
+        // The owner's sections are a few instructions long; if it was preempted inside one we wait for the
+        // scheduler to run it again, which SpinWait's yields and sleeps allow.
+        var wait = default(SpinWait);
+        while (Volatile.Read(ref _busy) != 0)
+        {
+            wait.SpinOnce();
+        }
+
+        owner = _allocator;
+        held = default;
+        if (_slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator)))
+        {
+            held = _slice.Detach();
+            _allocator = null;
+        }
+
+        Volatile.Write(ref _revoked, 0);
+    }
+
+    /// <summary>Reclaimer only: keeps the owner out of its sections until <see cref="Reclaim"/> ends.</summary>
+    public void Revoke() => Volatile.Write(ref _revoked, 1);
+
+    /// <summary>Gives a detached or reclaimed slice back to its folio and counts its pieces in its allocator.</summary>
+    public static void GiveBack(ZcopyAllocator? allocator, in FolioSlice held)
+    {
+        if (held.Entry != 0)
+        {
+            held.GiveBack(allocator!.Owner);
+        }
+    }
+}

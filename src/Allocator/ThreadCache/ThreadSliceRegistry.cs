@@ -1,0 +1,143 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+
+namespace NativeZcopy.ThreadCache;
+
+/// <summary>
+/// Every thread's <see cref="ThreadSlice"/>, so that <see cref="ZcopyAllocator.Trim"/> and
+/// <see cref="ZcopyAllocator.Dispose"/> can take back slices held by idle or dead threads, and statistics
+/// can count the pieces cut from them.
+/// </summary>
+/// <remarks>
+/// Registration happens once per thread and reclaiming only on Trim and Dispose, so one lock serializes
+/// both; it also serializes reclaimers, which <see cref="ThreadSlice"/>'s handshake requires. Readers
+/// (statistics) take the array without the lock: it is replaced, never changed in place, once published.
+/// </remarks>
+internal static class ThreadSliceRegistry
+{
+    /// <summary>Serializes registration and reclaiming.</summary>
+    private static readonly Lock s_lock = new();
+
+    /// <summary>The registered slices; copy-on-write under <see cref="s_lock"/>, read with Volatile.</summary>
+    private static ThreadSlice[] s_slices = [];
+
+    /// <summary>Slice count at which the next registration first prunes slices of dead threads.</summary>
+    private static int s_pruneAt = 64;
+
+    /// <summary>The registered slices now, for statistics.</summary>
+    public static ReadOnlySpan<ThreadSlice> Snapshot => Volatile.Read(ref s_slices);
+
+    /// <summary>Registers a new thread's slice. Now and then (when the list has doubled) first drops dead threads' slices.</summary>
+    public static void Add(ThreadSlice slice)
+    {
+        List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed = null;
+        lock (s_lock)
+        {
+            ThreadSlice[] slices = s_slices;
+            if (slices.Length >= s_pruneAt)
+            {
+                reclaimed = ReclaimLocked(allocator: null, deadOnly: true, out slices);
+                s_pruneAt = Math.Max(64, slices.Length * 2);
+            }
+
+            var grown = new ThreadSlice[slices.Length + 1];
+            slices.CopyTo(grown, 0);
+            grown[^1] = slice;
+            Volatile.Write(ref s_slices, grown);
+        }
+
+        GiveBack(reclaimed);
+    }
+
+    /// <summary>
+    /// Takes back every slice of <paramref name="allocator"/> and every slice of a dead thread, giving
+    /// their shares back to their folios; returns how many it took. Drops dead threads from the list.
+    /// </summary>
+    public static int Reclaim(ZcopyAllocator allocator)
+    {
+        List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed;
+        lock (s_lock)
+        {
+            reclaimed = ReclaimLocked(allocator, deadOnly: false, out _);
+        }
+
+        GiveBack(reclaimed);
+        return reclaimed?.Count ?? 0;
+    }
+
+    /// <summary>
+    /// Revokes the chosen slices, passes one process-wide barrier, and takes them back (see
+    /// <see cref="ThreadSlice"/>). Slices of dead threads leave the list.
+    /// </summary>
+    private static List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? ReclaimLocked(ZcopyAllocator? allocator, bool deadOnly, out ThreadSlice[] remaining)
+    {
+        ThreadSlice[] slices = s_slices;
+        bool[] dead = new bool[slices.Length];
+        int deadCount = 0;
+        for (int i = 0; i < slices.Length; i++)
+        {
+            dead[i] = !slices[i].Thread.IsAlive;
+            deadCount += dead[i] ? 1 : 0;
+            if (dead[i] || !deadOnly)
+            {
+                slices[i].Revoke();
+            }
+        }
+
+        if (deadCount == 0 && deadOnly)
+        {
+            remaining = slices;
+            return null;
+        }
+
+        // After this, every owner either is seen inside its section (and waited for) or sees the revocation.
+        Interlocked.MemoryBarrierProcessWide();
+
+        List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed = null;
+        for (int i = 0; i < slices.Length; i++)
+        {
+            if (!dead[i] && deadOnly)
+            {
+                continue;
+            }
+
+            slices[i].Reclaim(dead[i] ? null : allocator, out ZcopyAllocator? owner, out FolioSlice held);
+            if (held.Entry != 0)
+            {
+                (reclaimed ??= []).Add((owner, held));
+            }
+        }
+
+        remaining = slices;
+        if (deadCount > 0)
+        {
+            remaining = new ThreadSlice[slices.Length - deadCount];
+            for (int i = 0, j = 0; i < slices.Length; i++)
+            {
+                if (!dead[i])
+                {
+                    remaining[j++] = slices[i];
+                }
+            }
+
+            Volatile.Write(ref s_slices, remaining);
+        }
+
+        return reclaimed;
+    }
+
+    /// <summary>Gives reclaimed shares back, outside the lock: the last one on a folio unmaps it.</summary>
+    private static void GiveBack(List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed)
+    {
+        if (reclaimed is null)
+        {
+            return;
+        }
+
+        foreach ((ZcopyAllocator? allocator, FolioSlice held) in reclaimed)
+        {
+            ThreadSlice.GiveBack(allocator, held);
+        }
+    }
+}

@@ -1,0 +1,342 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.ThreadCache;
+
+public sealed class ThreadSliceTests
+{
+    private static readonly ZcopyAllocatorOptions SmallFolios = new() { FolioSize = 16384 };
+
+    [Fact]
+    public void Own_pieces_come_back_without_touching_the_shared_count() => OnFreshThread(() =>
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        Assert.True(allocator.ThreadCache);
+        BioVec first = allocator.Alloc(100);
+        int count = NativePages.RefCount(first.Page);
+        var pieces = new List<BioVec> { first };
+        for (int i = 1; i < 20; i++)
+        {
+            pieces.Add(allocator.Alloc(100));
+        }
+
+        // Cut from the slice's share: the shared count did not move per piece, and will not on release.
+        Assert.Equal(count, NativePages.RefCount(first.Page));
+        Assert.All(pieces, p => Assert.Equal(first.Page, p.Page));
+        PieceAssert.Disjoint(pieces);
+        foreach (BioVec piece in pieces)
+        {
+            NativePages.Put(piece);
+        }
+
+        Assert.Equal(count, NativePages.RefCount(first.Page));
+        Assert.Equal(20, allocator.GetStatistics().FragmentsAllocated); // counted while the slice is still held
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(20, allocator.GetStatistics().FragmentsAllocated);
+    });
+
+    [Fact]
+    public void Trim_takes_back_the_slice_of_an_idle_live_thread()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var allocated = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        BioVec fromIdleThread = default;
+        var worker = new Thread(() =>
+        {
+            NativePages.Put(allocator.Alloc(64));
+            fromIdleThread = allocator.Alloc(64);
+            allocated.Set();
+            resume.Wait(); // idle, alive, holding its slice
+
+            // After the slice was taken back, the thread cuts from a fresh one.
+            BioVec again = allocator.Alloc(64);
+            NativePages.Put(again);
+        });
+        worker.Start();
+        allocated.Wait();
+
+        NativePages.Put(fromIdleThread);
+        allocator.Trim();   // the arena's folio still holds the arena's share; the slice no longer does
+        Assert.Equal(1, allocator.GetStatistics().LiveFolios);
+        resume.Set();
+        worker.Join();
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void A_dead_threads_slice_is_given_back_by_trim()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        var pieces = new List<BioVec>();
+        var worker = new Thread(() =>
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                pieces.Add(allocator.Alloc(200));
+            }
+        });
+        worker.Start();
+        worker.Join();
+        NativePages.PutBatch(pieces.ToArray());
+
+        // The slice of the dead thread is all that keeps the folio from its in-place reuse by the arena.
+        long mapped = source.BytesMapped;
+        Assert.True(mapped > 0);
+        allocator.Trim();
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_piece_released_twice_after_its_slice_was_taken_back_is_refused() => OnFreshThread(() =>
+    {
+        var allocator = new ZcopyAllocator(SmallFolios);
+        BioVec piece = allocator.Alloc(64);
+        NativePages.Put(piece);
+        allocator.Dispose(); // takes the slice back: its folio has no holder left and is unmapped
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.Put(piece));
+        Assert.Contains("already released", error.Message, StringComparison.Ordinal);
+    });
+
+    [Fact]
+    public void Pieces_released_on_other_threads_settle_on_the_shared_count()
+    {
+        var allocator = new ZcopyAllocator(SmallFolios);
+        var pieces = Enumerable.Range(0, 1000).Select(i => allocator.Alloc(1 + (i % 500))).ToArray();
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            pieces[i].AsSpan().Fill((byte)i);
+        }
+
+        PieceAssert.Disjoint(pieces);
+        var other = new Thread(() =>
+        {
+            for (int i = 0; i < pieces.Length; i += 2)
+            {
+                Assert.True(pieces[i].AsSpan().IndexOfAnyExcept((byte)i) < 0);
+                NativePages.Put(pieces[i]);
+            }
+        });
+        other.Start();
+        other.Join();
+        for (int i = 1; i < pieces.Length; i += 2)
+        {
+            NativePages.Put(pieces[i]);
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void A_thread_using_two_allocators_gives_its_slice_to_the_one_it_keeps_using() => OnFreshThread(() =>
+    {
+        var first = new ZcopyAllocator(SmallFolios);
+        var second = new ZcopyAllocator(SmallFolios);
+        NativePages.Put(first.Alloc(64)); // the slice is now first's
+
+        BioVec probe = second.Alloc(64);
+        int count = NativePages.RefCount(probe.Page);
+        NativePages.Put(probe); // from second's arena: straight to its shared count
+        Assert.Equal(count - 1, NativePages.RefCount(probe.Page));
+
+        for (int i = 0; i < 100; i++)
+        {
+            NativePages.Put(second.Alloc(64));
+        }
+
+        // After enough misses the slice moved to second: its pieces now leave the shared count alone.
+        BioVec sliced = second.Alloc(64);
+        count = NativePages.RefCount(sliced.Page);
+        NativePages.Put(sliced);
+        Assert.Equal(count, NativePages.RefCount(sliced.Page));
+
+        first.Dispose();
+        second.Dispose();
+        Assert.Equal(0, first.GetStatistics().LiveFolios);
+        Assert.Equal(0, second.GetStatistics().LiveFolios);
+    });
+
+    [Fact]
+    public void Off_by_option_or_under_tracking() => OnFreshThread(() =>
+    {
+        using var off = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false });
+        using var tracked = new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true });
+        Assert.False(off.ThreadCache);
+        Assert.False(tracked.ThreadCache);
+
+        BioVec piece = off.Alloc(64);
+        int count = NativePages.RefCount(piece.Page);
+        NativePages.Put(piece);
+        Assert.Equal(count - 1, NativePages.RefCount(piece.Page));
+    });
+
+    [Fact]
+    public void Trims_racing_with_allocating_threads_lose_no_ref_and_corrupt_no_byte()
+    {
+        // Workers allocate, stamp, hand half their pieces to a neighbour and release the rest, while a
+        // reclaimer keeps taking their slices away mid-stream. Any lost or extra ref shows as a folio
+        // unmapped under a live piece (a crash or a bad stamp) or as a folio left mapped at the end.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 2);
+        const int Workers = 3;
+        const int Rounds = 60_000;
+        var handoff = Enumerable.Range(0, Workers).Select(_ => new ConcurrentQueue<(BioVec Piece, byte Stamp)>()).ToArray();
+        int running = Workers;
+        long corrupted = 0;
+        var threads = Enumerable.Range(0, Workers).Select(w => new Thread(() =>
+        {
+            var random = new Random(w);
+            var mine = new Queue<(BioVec Piece, byte Stamp)>();
+            for (int round = 0; round < Rounds; round++)
+            {
+                int size = random.Next(1, 600);
+                BioVec piece = allocator.Alloc(size);
+                byte stamp = (byte)random.Next(256);
+                piece.AsSpan().Fill(stamp);
+                if ((round & 1) == 0)
+                {
+                    handoff[(w + 1) % Workers].Enqueue((piece, stamp));
+                }
+                else
+                {
+                    mine.Enqueue((piece, stamp));
+                }
+
+                if (mine.Count > 16)
+                {
+                    Release(mine.Dequeue());
+                }
+
+                if (handoff[w].TryDequeue(out var received))
+                {
+                    Release(received);
+                }
+            }
+
+            while (mine.TryDequeue(out var left))
+            {
+                Release(left);
+            }
+
+            Interlocked.Decrement(ref running);
+        })).ToList();
+
+        void Release((BioVec Piece, byte Stamp) item)
+        {
+            if (item.Piece.AsSpan().IndexOfAnyExcept(item.Stamp) >= 0)
+            {
+                Interlocked.Increment(ref corrupted);
+            }
+
+            NativePages.Put(item.Piece);
+        }
+
+        threads.ForEach(t => t.Start());
+        int trims = 0;
+        while (Volatile.Read(ref running) > 0)
+        {
+            allocator.Trim();
+            trims++;
+        }
+
+        threads.ForEach(t => t.Join());
+        foreach (var queue in handoff)
+        {
+            while (queue.TryDequeue(out var left))
+            {
+                Release(left);
+            }
+        }
+
+        Assert.Equal(0, Interlocked.Read(ref corrupted));
+        Assert.True(trims > 1);
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal((long)Workers * Rounds, allocator.GetStatistics().FragmentsAllocated);
+    }
+
+    [Fact]
+    public void Dispose_racing_with_allocating_threads_leaves_nothing_mapped()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 2);
+        var held = new ConcurrentBag<BioVec>();
+        using var go = new ManualResetEventSlim();
+        var threads = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
+        {
+            go.Wait();
+            try
+            {
+                while (true)
+                {
+                    BioVec piece = allocator.Alloc(128);
+                    if (held.Count < 5000)
+                    {
+                        held.Add(piece);
+                    }
+                    else
+                    {
+                        NativePages.Put(piece);
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // The allocator is gone: what was cut before stays valid until put.
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        go.Set();
+        Thread.Sleep(50);
+        allocator.Dispose();
+        threads.ForEach(t => t.Join());
+
+        NativePages.PutBatch(held.ToArray());
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a thread of its own, whose slice no earlier test used, and rethrows
+    /// what it threw.
+    /// </summary>
+    private static void OnFreshThread(Action body)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                body();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+}
