@@ -34,22 +34,26 @@ internal static unsafe class LinuxSocketCalls
     /// <summary>
     /// One <c>sendmsg</c> of <paramref name="entries"/> (at most <see cref="IOV_MAX"/> of them are taken),
     /// the first starting <paramref name="firstOffset"/> bytes in. Returns the bytes the kernel took, or -1
-    /// with errno in <paramref name="errno"/> (EAGAIN: the send buffer is full).
+    /// with errno in <paramref name="errno"/> (EAGAIN: the send buffer is full). <paramref name="requested"/>
+    /// is the bytes this call offered, so a caller can tell a short send (the buffer filled up during the
+    /// call) from one that took everything offered.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static nint SendMessage(SafeHandle socket, ReadOnlySpan<BioVec> entries, int firstOffset, bool zeroCopy, out int errno)
+    public static nint SendMessage(SafeHandle socket, ReadOnlySpan<BioVec> entries, int firstOffset, bool zeroCopy, out int errno, out nint requested)
     {
         int count = Math.Min(entries.Length, IOV_MAX);
 
         // 16 B per entry, at most 16 KiB: small enough for any thread's stack, and it keeps the hot path
         // free of managed allocations. The pieces are native and never move, so nothing is pinned.
         IoVec* iov = stackalloc IoVec[count];
+        requested = 0;
         for (int i = 0; i < count; i++)
         {
             BioVec piece = entries[i];
             int skip = i == 0 ? firstOffset : 0;
             iov[i].Base = piece.Address + skip;
             iov[i].Length = (nuint)(piece.Length - skip);
+            requested += piece.Length - skip;
         }
 
         MsgHdr header = default;

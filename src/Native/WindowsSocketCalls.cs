@@ -21,19 +21,22 @@ internal static unsafe class WindowsSocketCalls
 {
     /// <summary>
     /// One <c>WSASend</c> of <paramref name="entries"/> (at most <see cref="MaxBuffersPerCall"/>), the first
-    /// starting <paramref name="firstOffset"/> bytes in. Bytes sent, or -1 with the Winsock error.
+    /// starting <paramref name="firstOffset"/> bytes in. Bytes sent, or -1 with the Winsock error;
+    /// <paramref name="requested"/> is the bytes this call offered.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static nint SendMessage(SafeHandle socket, ReadOnlySpan<BioVec> entries, int firstOffset, out int error)
+    public static nint SendMessage(SafeHandle socket, ReadOnlySpan<BioVec> entries, int firstOffset, out int error, out nint requested)
     {
         int count = Math.Min(entries.Length, MaxBuffersPerCall);
         WSABUF* buffers = stackalloc WSABUF[count];
+        requested = 0;
         for (int i = 0; i < count; i++)
         {
             BioVec piece = entries[i];
             int skip = i == 0 ? firstOffset : 0;
             buffers[i].Pointer = piece.Address + skip;
             buffers[i].Length = (uint)(piece.Length - skip);
+            requested += piece.Length - skip;
         }
 
         bool added = false;

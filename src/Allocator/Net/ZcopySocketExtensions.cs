@@ -1,5 +1,6 @@
 using System;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -18,8 +19,8 @@ namespace NativeZcopy.Net;
 /// carries MSG_DONTWAIT, so it never blocks whatever mode .NET left the descriptor in.
 /// </para>
 /// <para>
-/// Waiting for room without parking a thread or polling: when the kernel's send buffer is full (EAGAIN),
-/// the next bytes of the current piece go through .NET's own
+/// Waiting for room without parking a thread or polling: when the kernel's send buffer is full (a short
+/// send, or EAGAIN), the next bytes of the current piece go through .NET's own
 /// <see cref="Socket.SendAsync(ReadOnlyMemory{byte}, SocketFlags, CancellationToken)"/> over the native
 /// memory. That call waits for writability on .NET's epoll (or IOCP) engine exactly as any .NET send does,
 /// sends those bytes, and honours cancellation; the gathering sends resume behind them. Bytes cannot
@@ -40,6 +41,13 @@ namespace NativeZcopy.Net;
 /// </remarks>
 public static class ZcopySocketExtensions
 {
+    /// <summary>
+    /// One memory manager per thread for the next waiting send: a completed SendAsync holds no reference
+    /// to it, and the wait that takes it clears this slot, so no two sends ever share one.
+    /// </summary>
+    [ThreadStatic]
+    private static NativeMemoryManager? t_spareMemory;
+
     /// <summary>
     /// Sends every byte of <paramref name="message"/>, in order, and completes with the byte count. Takes
     /// ownership of the message: afterwards it is disposed, and its refs are dropped when the kernel is done
@@ -135,9 +143,17 @@ public static class ZcopySocketExtensions
     }
 
     /// <summary>The slow path: the kernel's buffer filled up, so wait through .NET's SendAsync.</summary>
+    /// <remarks>
+    /// A server whose peers read slowly takes this path on most sends, so it allocates nothing in steady
+    /// state: the state machine's box comes from <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/>
+    /// (the returned ValueTask is awaited once, as any ValueTask must be), and the memory manager from
+    /// <see cref="t_spareMemory"/>.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<long> SendWaitingAsync(Socket socket, SendProgress progress, CancellationToken cancellationToken)
     {
-        var memory = new NativeMemoryManager();
+        NativeMemoryManager memory = t_spareMemory ?? new NativeMemoryManager();
+        t_spareMemory = null;
         try
         {
             do
@@ -156,17 +172,28 @@ public static class ZcopySocketExtensions
         }
         catch
         {
+            // Not kept for reuse: after a cancelled or failed SendAsync nothing promises the runtime is
+            // done with the memory it was given, and one allocation on a failure costs nothing.
             Finish(ref progress);
             throw;
         }
 
         Finish(ref progress);
+        memory.Reset(0, 0);
+        t_spareMemory = memory;
         return progress.Sent;
     }
 
     /// <summary>
     /// Gathering sends until the message is out (true) or the kernel's buffer is full (false).
     /// </summary>
+    /// <remarks>
+    /// A short send (fewer bytes taken than offered) already says the buffer filled up during the call, so
+    /// it returns false at once instead of asking again: the next call would almost always fail with EAGAIN,
+    /// and the waiting SendAsync tries a send of its own before it waits anyway. Skipping that call saves
+    /// one system call per wait, and correctness does not depend on it: should room have appeared in
+    /// between, SendAsync sends at once and the gathering sends resume behind it.
+    /// </remarks>
     /// <exception cref="SocketException">The OS refused the send.</exception>
     private static bool Pump(Socket socket, ref SendProgress progress)
     {
@@ -175,11 +202,12 @@ public static class ZcopySocketExtensions
         {
             ReadOnlySpan<BioVec> rest = progress.Entries.AsSpan(progress.Index, progress.Count - progress.Index);
             nint sent;
+            nint requested;
             int error;
             SocketError kind;
             if (OperatingSystem.IsLinux())
             {
-                sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy, out error);
+                sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy, out error, out requested);
                 kind = sent < 0 ? LinuxSocketCalls.ToSocketError(error) : SocketError.Success;
                 if (kind == SocketError.NoBufferSpaceAvailable && zeroCopy)
                 {
@@ -187,7 +215,7 @@ public static class ZcopySocketExtensions
                     // memory. Read them, then let this call copy rather than fail the message.
                     progress.ZeroCopy!.DrainDuringSend();
                     progress.ZeroCopy.CountFallback();
-                    sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy: false, out error);
+                    sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy: false, out error, out requested);
                     kind = sent < 0 ? LinuxSocketCalls.ToSocketError(error) : SocketError.Success;
                 }
                 else if (sent > 0 && zeroCopy)
@@ -197,7 +225,7 @@ public static class ZcopySocketExtensions
             }
             else if (OperatingSystem.IsWindows())
             {
-                sent = WindowsSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, out error);
+                sent = WindowsSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, out error, out requested);
                 kind = sent < 0 ? WindowsSocketCalls.ToSocketError(error) : SocketError.Success;
             }
             else
@@ -208,6 +236,12 @@ public static class ZcopySocketExtensions
             if (sent > 0)
             {
                 progress.Advance(sent);
+                if (sent < requested)
+                {
+                    // Short: the buffer is full now; wait rather than spend a call on EAGAIN.
+                    return false;
+                }
+
                 continue;
             }
 

@@ -37,9 +37,10 @@ public sealed class LinuxSocketCallsTests
         second.AsSpan().Fill(2);
         try
         {
-            nint sent = LinuxSocketCalls.SendMessage(pair.Sender.SafeHandle, [first, second], 90, zeroCopy: false, out int errno);
+            nint sent = LinuxSocketCalls.SendMessage(pair.Sender.SafeHandle, [first, second], 90, zeroCopy: false, out int errno, out nint requested);
             Assert.Equal(60, sent);
             Assert.Equal(0, errno);
+            Assert.Equal(60, requested);
             byte[] received = await pair.ReadExactlyAsync(60);
             Assert.Equal(10, Array.LastIndexOf(received, (byte)1) + 1);
             Assert.Equal(50, received.AsSpan(10).Count((byte)2));
@@ -49,7 +50,7 @@ public sealed class LinuxSocketCallsTests
             try
             {
                 long total = 0;
-                while ((sent = LinuxSocketCalls.SendMessage(pair.Sender.SafeHandle, [big], 0, zeroCopy: false, out errno)) > 0)
+                while ((sent = LinuxSocketCalls.SendMessage(pair.Sender.SafeHandle, [big], 0, zeroCopy: false, out errno, out requested)) > 0)
                 {
                     total += sent;
                     Assert.True(total < 64L << 20, "a 16 KiB socket buffer took 64 MiB without refusing");
@@ -95,7 +96,7 @@ public sealed class LinuxSocketCallsTests
         {
             for (int i = 0; i < 2; i++)
             {
-                Assert.Equal(run.Length, LinuxSocketCalls.SendMessage(pair.Sender.SafeHandle, [run], 0, zeroCopy: true, out _));
+                Assert.Equal(run.Length, LinuxSocketCalls.SendMessage(pair.Sender.SafeHandle, [run], 0, zeroCopy: true, out _, out _));
             }
 
             await pair.ReadExactlyAsync(2 * run.Length);
@@ -135,7 +136,7 @@ public sealed class LinuxSocketCallsTests
         BioVec run = NativePages.Alloc(10);
         try
         {
-            Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.SendMessage(handle, [run], 0, zeroCopy: false, out _));
+            Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.SendMessage(handle, [run], 0, zeroCopy: false, out _, out _));
             Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.TryEnableZeroCopy(handle, out _));
             Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.ReadErrorQueue(handle, out _, out _, out _, out _));
         }
