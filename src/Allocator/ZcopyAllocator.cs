@@ -244,8 +244,9 @@ public sealed class ZcopyAllocator : IDisposable
     }
 
     /// <summary>
-    /// Allocates one piece per entry of <paramref name="sizes"/> into <paramref name="pieces"/>, taking the
-    /// arena lock once for all the pieces the current folio can hold (a message's header, trailer and
+    /// Allocates one piece per entry of <paramref name="sizes"/> into <paramref name="pieces"/>: small pieces
+    /// from the thread's slice as <see cref="Alloc"/> does, and from the first piece too large for it on,
+    /// under one arena lock for all the pieces the current folio can hold (a message's header, trailer and
     /// padding cost one lock, not three). Either every piece is allocated or none is kept.
     /// </summary>
     /// <returns>The number of pieces written: <c>sizes.Length</c>.</returns>
@@ -272,6 +273,14 @@ public sealed class ZcopyAllocator : IDisposable
         int done = 0;
         try
         {
+            // Small pieces come from the thread's slice, as Alloc cuts them: no lock at all, and the pieces
+            // still lie side by side, so PutBatch on this thread takes them back in one step.
+            while (done < sizes.Length && (uint)(sizes[done] - 1) < (uint)_maxSlicedSize)
+            {
+                pieces[done] = Alloc(sizes[done]);
+                done++;
+            }
+
             while (done < sizes.Length)
             {
                 done += EnterArena().CarveRunLocked(sizes[done..], _alignmentMask, _owner, pieces[done..]);

@@ -8,10 +8,44 @@ namespace NativeZcopy.Tests.Allocator;
 public sealed class ZcopyAllocatorBatchTests
 {
     [Fact]
+    public void With_the_thread_cache_small_pieces_come_from_the_slice_side_by_side_and_go_back_together()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        Exception? failure = null;
+        var thread = new System.Threading.Thread(() =>
+        {
+            try
+            {
+                int[] sizes = [64, 100, 16, 4000];
+                var pieces = new BioVec[sizes.Length];
+                Assert.Equal(sizes.Length, allocator.AllocBatch(sizes, pieces));
+                Assert.Equal(pieces[0].Page, pieces[2].Page);
+                Assert.Equal(pieces[0].Offset + 64, pieces[1].Offset);     // cut in order from one slice
+                Assert.Equal(pieces[1].Offset + 104, pieces[2].Offset);
+                int count = NativePages.RefCount(pieces[0].Page);
+                NativePages.PutBatch(pieces.AsSpan(0, 3));                  // taken back: the shared count stays
+                Assert.Equal(count, NativePages.RefCount(pieces[0].Page));
+                NativePages.Put(pieces[3]);                                 // 4000 B: from the arena
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Null(failure);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
     public void AllocBatch_cuts_every_size_in_order_across_folio_boundaries()
     {
         var source = new FaultInjectingPageSource();
-        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096 }, source, processors: 1);
+        // Arena carving alone: with the thread cache, the leading 64 B piece would come from the thread's slice.
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096, ThreadCache = false }, source, processors: 1);
         int[] sizes = [64, 1000, 2000, 13, 1500, 1500, 1500, 8];
         var pieces = new BioVec[sizes.Length + 2];
 
@@ -67,7 +101,8 @@ public sealed class ZcopyAllocatorBatchTests
     [Fact]
     public void PutBatch_drops_one_ref_per_piece_grouping_neighbours_of_a_page()
     {
-        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions(), PageSource.Os, processors: 1);
+        // Shared counts, read exactly: pieces from the arena, not from a thread slice (tested above).
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false }, PageSource.Os, processors: 1);
         BioVec run = NativePages.Alloc(8192);
         NativePages.Get(run);
         var pieces = new BioVec[5];
