@@ -41,7 +41,8 @@ public sealed class ZcopyAllocator : IDisposable
     private const int MaxRetainedFoliosPerArena = 1024;
 
     /// <summary>
-    /// Bytes of a folio a thread takes at a time for its own pieces (<see cref="ThreadSlice"/>): 8 KiB holds
+    /// Bytes of a folio a thread (<see cref="ThreadSlice"/>) or a <see cref="ZcopyLocalCache"/> takes at a
+    /// time for its own pieces: 8 KiB holds
     /// 64 pieces of 128 B, so the slice's lock and its three atomic adds cost well under 1 ns per piece,
     /// while an idle thread keeps at most 8 KiB of a folio from being reused (the folio stays mapped until
     /// <see cref="Trim"/>, as an arena's current folio does).
@@ -147,7 +148,6 @@ public sealed class ZcopyAllocator : IDisposable
         _sliceSize = Math.Min(ThreadSliceSize, MaxFragmentSize);
         _maxSlicedSize = options.ThreadCache && _tracker is null ? _sliceSize / 4 : 0;
         _sliceShare = (_sliceSize / alignment) + 1;
-        ThreadCache = _maxSlicedSize != 0;
 
         // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
         Metrics.AllocatorRegistry.Register(this, options.Name);
@@ -182,7 +182,13 @@ public sealed class ZcopyAllocator : IDisposable
     public int RetainedFoliosPerArena { get; }
 
     /// <summary>True when threads cut small pieces from slices of their own (see <see cref="ZcopyAllocatorOptions.ThreadCache"/>).</summary>
-    public bool ThreadCache { get; }
+    public bool ThreadCache => _maxSlicedSize != 0;
+
+    /// <summary>Bytes of a slice for a thread or a local cache.</summary>
+    internal int SliceSize => _sliceSize;
+
+    /// <summary>References a slice's share starts with.</summary>
+    internal int SliceShare => _sliceShare;
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;
@@ -456,6 +462,9 @@ public sealed class ZcopyAllocator : IDisposable
     private void OnFragmentLeaked(OutstandingFragment fragment) =>
         FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
 
+    /// <summary>A slice for a thread or a local cache: one piece of <see cref="SliceSize"/> bytes from the arena.</summary>
+    internal BioVec AllocSlice() => AllocFromArena(_sliceSize, _sliceSize);
+
     /// <summary>Breaks a piece off the calling thread's arena's folio.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private BioVec AllocFromArena(int size, int fullSize)
@@ -484,7 +493,7 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         ThreadSlice.GiveBack(previous, held);
-        BioVec whole = AllocFromArena(_sliceSize, _sliceSize); // throws with nothing held
+        BioVec whole = AllocSlice(); // throws with nothing held
         if (!slice.TryInstall(this, whole, _sliceSize, _sliceShare, size, fullSize, out BioVec piece))
         {
             _owner.CountCachedFragments(-1); // the arena counted the slice, which no user saw

@@ -12,13 +12,9 @@ namespace NativeZcopy;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The cache takes an 8 KiB slice of a folio from the allocator as one piece, then turns that piece's one
-/// reference into a share of one reference per piece the slice could hold (one interlocked add per slice).
-/// Each <see cref="Alloc"/> moves one reference of that share to the new piece by decrementing a plain
-/// field, exactly as an arena does with a folio (the kernel's pagecnt_bias, one level down).
-/// <see cref="Put"/> of a piece on the slice's folio moves the reference back into the share, again a plain
-/// increment: the folio's shared count does not change either way. What is left of the share goes back
-/// with one interlocked add when the cache moves to a new slice or is disposed, and the folio is unmapped
+/// The cache takes a slice of a folio from the allocator (the same 8 KiB a thread slice is) and cuts and
+/// takes back pieces with plain arithmetic on its share of references (see <see cref="FolioSlice"/>); the
+/// folio's shared count moves only when the cache changes slices or is disposed, and the folio is unmapped
 /// then if nothing else holds it.
 /// </para>
 /// <para>
@@ -30,17 +26,8 @@ namespace NativeZcopy;
 /// </remarks>
 public sealed class ZcopyLocalCache : IDisposable
 {
-    /// <summary>
-    /// Slice size: 8 KiB holds 64 pieces of 128 B, so the slice's lock, its two interlocked adds and its
-    /// lookup cost under 1 ns per piece, while an idle cache keeps at most 8 KiB of a folio from being reused.
-    /// </summary>
-    private const int DefaultSliceSize = 8 * 1024;
-
     /// <summary>The allocator slices come from.</summary>
     private readonly ZcopyAllocator _allocator;
-
-    /// <summary>Slice size for this allocator: 8 KiB, or less when the allocator's pieces must be smaller.</summary>
-    private readonly int _sliceSize;
 
     /// <summary>Largest piece cut from a slice: a quarter of it, so a slice is not wasted on one piece.</summary>
     private readonly int _maxCachedSize;
@@ -60,11 +47,10 @@ public sealed class ZcopyLocalCache : IDisposable
     {
         ArgumentNullException.ThrowIfNull(allocator);
         _allocator = allocator;
-        _sliceSize = Math.Min(DefaultSliceSize, allocator.MaxFragmentSize);
 
         // With fragment tracking on, every piece must pass through the allocator to be recorded: the cache
         // then cuts nothing itself (no piece size qualifies) and forwards every call.
-        _maxCachedSize = allocator.Owner.Tracker is null ? _sliceSize / 4 : 0;
+        _maxCachedSize = allocator.Owner.Tracker is null ? allocator.SliceSize / 4 : 0;
         _alignmentMask = allocator.Alignment - 1;
     }
 
@@ -120,8 +106,7 @@ public sealed class ZcopyLocalCache : IDisposable
         }
 
         ReturnSlice();
-        BioVec slice = _allocator.Alloc(_sliceSize);
-        return _slice.Install(slice, _sliceSize, (_sliceSize / (_alignmentMask + 1)) + 1, size, fullSize);
+        return _slice.Install(_allocator.AllocSlice(), _allocator.SliceSize, _allocator.SliceShare, size, fullSize);
     }
 
     /// <summary>Returns the cache's share on the current slice's folio, unmapping it if that was the last ref.</summary>
