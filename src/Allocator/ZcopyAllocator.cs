@@ -41,13 +41,22 @@ public sealed class ZcopyAllocator : IDisposable
     private const int MaxRetainedFoliosPerArena = 1024;
 
     /// <summary>
-    /// Bytes of a folio a thread (<see cref="ThreadSlice"/>) or a <see cref="ZcopyLocalCache"/> takes at a
-    /// time for its own pieces: 8 KiB holds
-    /// 64 pieces of 128 B, so the slice's lock and its three atomic adds cost well under 1 ns per piece,
-    /// while an idle thread keeps at most 8 KiB of a folio from being reused (the folio stays mapped until
-    /// <see cref="Trim"/>, as an arena's current folio does).
+    /// Bytes of the first slice of a folio a thread (<see cref="ThreadSlice"/>) takes for its own pieces:
+    /// 8 KiB holds 64 pieces of 128 B, so a thread that allocates a few pieces and goes idle keeps little of a
+    /// folio from other threads (its slice keeps the folio mapped until <see cref="Trim"/>, as an arena's
+    /// current folio does).
     /// </summary>
-    private const int ThreadSliceSize = 8 * 1024;
+    private const int FirstSliceSize = 8 * 1024;
+
+    /// <summary>
+    /// Bytes a busy thread's slices grow to, doubling from <see cref="FirstSliceSize"/> each time the thread
+    /// used one up: 32 KiB holds 32 pieces of 1 KiB, so taking a slice (an arena lock and three atomic adds,
+    /// on lines another thread may share) costs a 1 KiB pair about 0.5 ns instead of 5 ns with 8 KiB
+    /// slices (8.3 against 13.7 ns per pair, docs/benchmarks.md step 15), and two threads meet a quarter as
+    /// often. Beyond this the pair did not get faster (a 64 KiB slice, the whole default folio, measured the
+    /// same), and half the default folio still lets two threads share one.
+    /// </summary>
+    private const int LargestSliceSize = 32 * 1024;
 
     /// <summary>The name <see cref="Shared"/> reports under in the metrics.</summary>
     public const string SharedName = "shared";
@@ -78,17 +87,17 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>The diagnostic mode (see <see cref="ZcopyAllocatorOptions.TrackFragments"/>); null when off.</summary>
     private readonly FragmentTracker? _tracker;
 
-    /// <summary>Bytes of a thread slice: <see cref="ThreadSliceSize"/>, or less when pieces must be smaller.</summary>
-    private readonly int _sliceSize;
+    /// <summary>Bytes of a thread's first slice: <see cref="FirstSliceSize"/>, or less when pieces must be smaller.</summary>
+    private readonly int _firstSliceSize;
+
+    /// <summary>Bytes a thread's slices grow to: <see cref="LargestSliceSize"/>, or less when pieces must be smaller.</summary>
+    private readonly int _largestSliceSize;
 
     /// <summary>
-    /// Largest piece cut from a thread slice: a quarter of it, so one piece does not waste a slice; 0 when
-    /// the thread cache is off (by option, or because tracking must see every piece).
+    /// Largest piece cut from a thread slice: a quarter of a first slice, so one piece does not waste a
+    /// slice; 0 when the thread cache is off (by option, or because tracking must see every piece).
     /// </summary>
     private readonly int _maxSlicedSize;
-
-    /// <summary>References a slice's share starts with: one per piece it can hold, plus its own.</summary>
-    private readonly int _sliceShare;
 
     /// <summary>This allocator's folio owner, for local caches.</summary>
     internal FolioOwner Owner => _owner;
@@ -140,14 +149,18 @@ public sealed class ZcopyAllocator : IDisposable
         _arenaMask = arenaCount - 1;
         _alignmentMask = alignment - 1;
         _tracker = sampleRate == 0 ? null : new FragmentTracker(sampleRate, options.LeakReportAge, OnFragmentLeaked);
-        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions) { Tracker = _tracker };
+        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions)
+        {
+            Tracker = _tracker,
+            DefersReleases = options.ThreadCache && _tracker is null,
+        };
         RetainedFoliosPerArena = retained;
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
-        _sliceSize = Math.Min(ThreadSliceSize, MaxFragmentSize);
-        _maxSlicedSize = options.ThreadCache && _tracker is null ? _sliceSize / 4 : 0;
-        _sliceShare = (_sliceSize / alignment) + 1;
+        _firstSliceSize = Math.Min(FirstSliceSize, MaxFragmentSize);
+        _largestSliceSize = Math.Min(LargestSliceSize, MaxFragmentSize);
+        _maxSlicedSize = options.ThreadCache && _tracker is null ? _firstSliceSize / 4 : 0;
 
         // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
         Metrics.AllocatorRegistry.Register(this, options.Name);
@@ -184,11 +197,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>True when threads cut small pieces from slices of their own (see <see cref="ZcopyAllocatorOptions.ThreadCache"/>).</summary>
     public bool ThreadCache => _maxSlicedSize != 0;
 
-    /// <summary>Bytes of a slice for a thread or a local cache.</summary>
-    internal int SliceSize => _sliceSize;
-
-    /// <summary>References a slice's share starts with.</summary>
-    internal int SliceShare => _sliceShare;
+    /// <summary>Largest piece a local cache cuts from its slice: a quarter of a thread's first slice.</summary>
+    internal int MaxCachedSize => _firstSliceSize / 4;
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;
@@ -361,11 +371,21 @@ public sealed class ZcopyAllocator : IDisposable
     /// and retries any unmap the OS refused before. Folios in use are untouched. Returns how many folios
     /// kept for reuse or spare were unmapped.
     /// </summary>
+    /// <exception cref="InvalidOperationException">A thread had deferred more releases on a folio than the folio
+    /// had references (a double release somewhere); everything else was still trimmed.</exception>
     public int Trim()
     {
+        InvalidOperationException? refused = null;
         if (ThreadCache)
         {
-            ThreadSliceRegistry.Reclaim(this);
+            try
+            {
+                ThreadSliceRegistry.Reclaim(this);
+            }
+            catch (InvalidOperationException error)
+            {
+                refused = error; // reported once the rest is done: a Trim loses nothing to it
+            }
         }
 
         _owner.RetryPendingUnmaps();
@@ -380,7 +400,13 @@ public sealed class ZcopyAllocator : IDisposable
             }
         }
 
-        return trimmed + _owner.TrimRetained();
+        trimmed += _owner.TrimRetained();
+        if (refused is not null)
+        {
+            throw refused;
+        }
+
+        return trimmed;
     }
 
     /// <summary>
@@ -424,7 +450,15 @@ public sealed class ZcopyAllocator : IDisposable
         // Slices first: a thread that installs one after this sees the allocator disposed and gives it back.
         if (ThreadCache)
         {
-            ThreadSliceRegistry.Reclaim(this);
+            try
+            {
+                ThreadSliceRegistry.Reclaim(this);
+            }
+            catch (InvalidOperationException)
+            {
+                // A deferred release refused by a folio with fewer references (a double release somewhere):
+                // Dispose does not throw for it (Trim does); everything else was given back.
+            }
         }
 
         for (int i = 0; i < _arenas.Length; i++)
@@ -462,8 +496,15 @@ public sealed class ZcopyAllocator : IDisposable
     private void OnFragmentLeaked(OutstandingFragment fragment) =>
         FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
 
-    /// <summary>A slice for a thread or a local cache: one piece of <see cref="SliceSize"/> bytes from the arena.</summary>
-    internal BioVec AllocSlice() => AllocFromArena(_sliceSize, _sliceSize);
+    /// <summary>
+    /// A slice for a thread or a local cache: one piece of the arena's current folio, <paramref name="size"/>
+    /// bytes or, when less than that but at least a first slice is left, the folio's tail (see
+    /// <see cref="Arena.AllocSliceLocked"/>).
+    /// </summary>
+    internal BioVec AllocSlice(int size) => EnterArena().AllocSliceLocked(Math.Min(size, _firstSliceSize), size, _owner);
+
+    /// <summary>A slice for a local cache, which is busy by design: the largest size at once.</summary>
+    internal BioVec AllocLargestSlice() => AllocSlice(_largestSliceSize);
 
     /// <summary>Breaks a piece off the calling thread's arena's folio.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -492,9 +533,14 @@ public sealed class ZcopyAllocator : IDisposable
             return AllocFromArena(size, fullSize);
         }
 
+        // A thread that used up a slice of ours gets one twice as large, up to the largest; after a Trim took
+        // its slice, or after another allocator's, it starts small again (see FirstSliceSize).
+        int sliceSize = ReferenceEquals(previous, this) && held.Entry != 0
+            ? Math.Clamp(2 * slice.InstalledBytes, _firstSliceSize, _largestSliceSize)
+            : _firstSliceSize;
         ThreadSlice.GiveBack(previous, held);
-        BioVec whole = AllocSlice(); // throws with nothing held
-        if (!slice.TryInstall(this, whole, _sliceSize, _sliceShare, size, fullSize, out BioVec piece))
+        BioVec whole = AllocSlice(sliceSize); // throws with nothing held
+        if (!slice.TryInstall(this, whole, size, fullSize, out BioVec piece))
         {
             _owner.CountCachedFragments(-1); // the arena counted the slice, which no user saw
             NativePages.Put(whole);
@@ -518,6 +564,14 @@ public sealed class ZcopyAllocator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref Arena EnterArena()
     {
+        // The arena's folio may be one this thread has deferred releases on, every piece of it back: drop
+        // them before the arena looks at its count, so it reissues the folio in place instead of mapping
+        // another (see DeferredRelease). Outside the lock, since the drop may unmap.
+        if (_maxSlicedSize != 0)
+        {
+            ThreadSlice.DropDeferredOfCurrentThread();
+        }
+
         ref Arena arena = ref _arenas[(Thread.GetCurrentProcessorId() + t_arenaShift) & _arenaMask];
         if (!arena.TryEnter())
         {

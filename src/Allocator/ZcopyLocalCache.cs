@@ -50,7 +50,7 @@ public sealed class ZcopyLocalCache : IDisposable
 
         // With fragment tracking on, every piece must pass through the allocator to be recorded: the cache
         // then cuts nothing itself (no piece size qualifies) and forwards every call.
-        _maxCachedSize = allocator.Owner.Tracker is null ? allocator.SliceSize / 4 : 0;
+        _maxCachedSize = allocator.Owner.Tracker is null ? allocator.MaxCachedSize : 0;
         _alignmentMask = allocator.Alignment - 1;
     }
 
@@ -106,7 +106,7 @@ public sealed class ZcopyLocalCache : IDisposable
         }
 
         ReturnSlice();
-        return _slice.Install(_allocator.AllocSlice(), _allocator.SliceSize, _allocator.SliceShare, size, fullSize);
+        return _slice.Install(_allocator.AllocLargestSlice(), _allocator.Alignment, size, fullSize);
     }
 
     /// <summary>Returns the cache's share on the current slice's folio, unmapping it if that was the last ref.</summary>

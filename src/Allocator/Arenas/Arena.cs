@@ -111,6 +111,27 @@ internal struct Arena
     }
 
     /// <summary>
+    /// Breaks off a thread's or a local cache's slice: <paramref name="size"/> bytes, or all that is left of
+    /// the current folio when that is less but at least <paramref name="minimum"/>, so a folio's tail goes to
+    /// a slice instead of being skipped when a larger slice does not fit.
+    /// </summary>
+    /// <exception cref="OutOfMemoryException">The OS refused a folio.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    /// <remarks>Entered with the lock held; returns with it released. Both sizes are multiples of the
+    /// alignment, and so is what is left of a folio, since every piece is cut to a multiple of it.</remarks>
+    public BioVec AllocSliceLocked(int minimum, int size, FolioOwner owner)
+    {
+        int left = _limit - _used;
+        if (left < size && left >= minimum)
+        {
+            size = left;
+        }
+
+        TryAllocLocked(size, size, owner, throwOnFailure: true, out BioVec slice);
+        return slice;
+    }
+
+    /// <summary>
     /// Breaks off as many pieces of <paramref name="sizes"/> as the current folio fits under one lock
     /// acquisition, writing them to <paramref name="pieces"/>. Returns how many it cut (possibly 0); the
     /// caller takes the rest one at a time, which moves to the next folio.

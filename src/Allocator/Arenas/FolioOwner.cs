@@ -59,6 +59,12 @@ internal sealed class FolioOwner : PageRunOwner
     /// <summary>Diagnostics hook: records the fragments of sampled folio lives; null when tracking is off.</summary>
     public FragmentTracker? Tracker { get; init; }
 
+    /// <summary>
+    /// True when threads may defer releases on these folios (see <see cref="ThreadCache.DeferredRelease"/>):
+    /// the allocator's thread cache is on, so its Trim and Dispose reclaim what threads defer.
+    /// </summary>
+    public bool DefersReleases { get; init; }
+
     /// <summary>Diagnostics hook: true when the folio life about to start is to be tracked.</summary>
     public bool SampleNextLife() => Tracker is { } tracker && tracker.SampleNextLife();
 

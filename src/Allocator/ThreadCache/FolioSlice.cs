@@ -74,18 +74,21 @@ internal struct FolioSlice
     }
 
     /// <summary>
-    /// Makes <paramref name="slice"/> (a piece of <paramref name="sliceSize"/> bytes holding one reference)
-    /// the slice, with a share of <paramref name="share"/>, and cuts its first piece. The slice must be empty.
+    /// Makes <paramref name="slice"/> (a piece holding one reference) the slice, with a share of one
+    /// reference per <paramref name="alignment"/> bytes it holds plus its own, and cuts its first piece.
+    /// The slice must be empty.
     /// </summary>
-    public BioVec Install(in BioVec slice, int sliceSize, int share, int size, int fullSize)
+    public BioVec Install(in BioVec slice, int alignment, int size, int fullSize)
     {
+        int share = (slice.Length / alignment) + 1;
+
         // The slice's own reference is part of the share; the rest is added in one step before any piece
         // is cut, so the count can never reach zero while the share is held.
         Interlocked.Add(ref PageSideTable.Run(slice.Entry).State, share - 1);
         Folio = slice.Page;
         Entry = slice.Entry;
         Next = slice.Offset + fullSize;
-        End = slice.Offset + sliceSize;
+        End = slice.Offset + slice.Length;
         Share = share - 1;
         Cut = 1;
         return new BioVec(slice.Page, slice.Offset, size, slice.Entry);

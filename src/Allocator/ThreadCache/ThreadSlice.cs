@@ -50,7 +50,7 @@ namespace NativeZcopy.ThreadCache;
 [StructLayout(LayoutKind.Explicit)]
 internal sealed class ThreadSlice
 {
-    // Layout: the fields sit from byte 64 to 128 of an object padded to 192 bytes (explicit layout, since
+    // Layout: the fields sit from byte 64 to 152 of an object padded to 256 bytes (explicit layout, since
     // the runtime lays out classes with references as it likes). Slices of threads created together are
     // allocated side by side, and the owner stores to _busy on every call: without a free cache line on
     // each side, two threads' slices would share one and every call would bounce it between processors.
@@ -87,6 +87,13 @@ internal sealed class ThreadSlice
     private int _misses;
 
     /// <summary>
+    /// Bytes of the slice last installed, which sizes the next one. Owner only; a reclaimer leaves it,
+    /// since the slice it empties tells the owner to start small again.
+    /// </summary>
+    [FieldOffset(124)]
+    private int _installedBytes;
+
+    /// <summary>
     /// A thread allocating from two allocators keeps its slice with the first until it has allocated this
     /// many pieces from others: 64 is one slice's worth of 128 B pieces, so a thread that moved to another
     /// allocator takes the slice over soon, while one alternating between two pays a slice change (a lock
@@ -94,8 +101,15 @@ internal sealed class ThreadSlice
     /// </summary>
     private const int MissesBeforeYield = 64;
 
-    /// <summary>Keeps the next object off the fields' cache line (see the layout note above).</summary>
+    /// <summary>
+    /// References released on another page life and not yet dropped from its count (see
+    /// <see cref="DeferredRelease"/>). Owner-written inside a section; taken by a reclaimer.
+    /// </summary>
     [FieldOffset(128)]
+    private DeferredRelease _deferred;
+
+    /// <summary>Keeps the next object off the fields' cache lines (see the layout note above).</summary>
+    [FieldOffset(192)]
     private PaddingLine _paddingAfter;
 
     private ThreadSlice(Thread thread) => _thread = thread;
@@ -112,6 +126,9 @@ internal sealed class ThreadSlice
 
     /// <summary>The thread that owns the slice.</summary>
     public Thread Thread => _thread;
+
+    /// <summary>Owner only: bytes of the slice last installed.</summary>
+    public int InstalledBytes => _installedBytes;
 
     /// <summary>Pieces cut from the current slice so far, for statistics (a racy but atomic read).</summary>
     public int PiecesCut => Volatile.Read(ref _slice.Cut);
@@ -146,8 +163,9 @@ internal sealed class ThreadSlice
     }
 
     /// <summary>
-    /// Owner only. Takes the reference of a released piece back into the share if the piece was cut from
-    /// this slice's folio life; false otherwise (the caller then drops it on the shared count).
+    /// Owner only. Takes <paramref name="refs"/> released references of <paramref name="piece"/> back into
+    /// the slice's share if the piece was cut from this slice's folio life, or adds them to the references
+    /// deferred on its life; false otherwise (the caller then goes through <see cref="Defer"/>).
     /// </summary>
     /// <remarks>
     /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may come back here twice: its extra
@@ -157,18 +175,103 @@ internal sealed class ThreadSlice
     /// count, starts a folio over.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryTakeBack(in BioVec piece, int refs = 1)
+    public bool TryRelease(in BioVec piece, int refs)
     {
-        // Hint outside the section, so releases of other memory pay no store.
-        if (piece.Entry != _slice.Entry)
+        // Hints outside the section, so releases of other memory pay no store.
+        if (piece.Entry == _slice.Entry)
         {
-            return false;
+            Volatile.Write(ref _busy, 1);
+            bool mine = Volatile.Read(ref _revoked) == 0 && _slice.TryTakeBack(piece, refs);
+            Volatile.Write(ref _busy, 0);
+            return mine;
         }
 
+        return piece.Entry == _deferred.Entry && TryAddDeferred(piece, refs);
+    }
+
+    /// <summary>
+    /// Owner only, after <see cref="TryRelease"/> said no or for a release by address, once the caller has
+    /// checked <paramref name="entry"/> against the side table (a live, untracked life of a folio whose
+    /// allocator has the thread cache): adds <paramref name="refs"/> released references to the deferral if
+    /// it is on this life, else ends the deferral, dropping its references, and starts one on this life.
+    /// Drops them at once when they are all the life has left, or when a reclaimer is at work.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A life held fewer references than were dropped on it
+    /// (a double release); every other reference was still dropped.</exception>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void Defer(long entry, nint page, int refs)
+    {
+        var now = new DeferredRelease { Page = page, Entry = entry, Refs = refs };
+        DeferredRelease ended = default;
         Volatile.Write(ref _busy, 1);
-        bool mine = Volatile.Read(ref _revoked) == 0 && _slice.TryTakeBack(piece, refs);
+        if (Volatile.Read(ref _revoked) == 0)
+        {
+            if (_deferred.Entry == entry && _deferred.Page == page)
+            {
+                _deferred.Refs += refs;
+            }
+            else
+            {
+                ended = _deferred;
+                _deferred = now;
+            }
+
+            now = _deferred.HoldsEveryRef() ? _deferred.Detach() : default;
+        }
+
         Volatile.Write(ref _busy, 0);
-        return mine;
+        try
+        {
+            ended.Drop();
+        }
+        finally
+        {
+            now.Drop(); // the final release, or a reclaimer at work: dropped now
+        }
+    }
+
+    /// <summary>Owner only: references this thread released on <paramref name="entry"/>'s life and has not dropped yet.</summary>
+    public int DeferredRefsOn(long entry) => _deferred.Entry == entry ? _deferred.Refs : 0;
+
+    /// <summary>
+    /// Drops the references the calling thread deferred, if any: before it enters an arena, whose folio
+    /// they may be keeping from being reissued in place.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The life held fewer references (a double release elsewhere).</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void DropDeferredOfCurrentThread()
+    {
+        if (t_current is { } slice && slice._deferred.Entry != 0)
+        {
+            slice.DropDeferred();
+        }
+    }
+
+    /// <summary>Owner only: ends the deferral and drops its references, outside the section.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DropDeferred()
+    {
+        Volatile.Write(ref _busy, 1);
+        DeferredRelease held = Volatile.Read(ref _revoked) == 0 ? _deferred.Detach() : default;
+        Volatile.Write(ref _busy, 0);
+        held.Drop();
+    }
+
+    /// <summary>Owner only: <see cref="TryRelease"/> for a piece of the deferred life.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAddDeferred(in BioVec piece, int refs)
+    {
+        DeferredRelease last = default;
+        Volatile.Write(ref _busy, 1);
+        bool added = Volatile.Read(ref _revoked) == 0 && _deferred.TryAdd(piece, refs);
+        if (added && _deferred.HoldsEveryRef())
+        {
+            last = _deferred.Detach();
+        }
+
+        Volatile.Write(ref _busy, 0);
+        last.Drop(); // the final release: outside the section, since it may unmap
+        return added;
     }
 
     /// <summary>
@@ -178,13 +281,12 @@ internal sealed class ThreadSlice
     public bool CountMiss() => ++_misses > MissesBeforeYield;
 
     /// <summary>
-    /// Owner only. Makes <paramref name="slice"/> (a piece of <paramref name="sliceSize"/> bytes just taken
-    /// from <paramref name="allocator"/>, holding one reference) the current slice with a share of
-    /// <paramref name="share"/>, and cuts the first piece from it. Returns false, with nothing changed, when
+    /// Owner only. Makes <paramref name="slice"/> (a piece just taken from <paramref name="allocator"/>,
+    /// holding one reference) the current slice, and cuts the first piece from it. Returns false, with nothing changed, when
     /// a reclaimer is at work; the caller then keeps the slice piece. The previous slice must have been
     /// given back with <see cref="TryDetach"/>.
     /// </summary>
-    public bool TryInstall(ZcopyAllocator allocator, in BioVec slice, int sliceSize, int share, int size, int fullSize, out BioVec piece)
+    public bool TryInstall(ZcopyAllocator allocator, in BioVec slice, int size, int fullSize, out BioVec piece)
     {
         piece = default;
         Volatile.Write(ref _busy, 1);
@@ -193,7 +295,8 @@ internal sealed class ThreadSlice
         {
             _allocator = allocator;
             _misses = 0;
-            piece = _slice.Install(slice, sliceSize, share, size, fullSize);
+            _installedBytes = slice.Length;
+            piece = _slice.Install(slice, allocator.Alignment, size, fullSize);
         }
 
         Volatile.Write(ref _busy, 0);
@@ -222,9 +325,10 @@ internal sealed class ThreadSlice
     /// <summary>
     /// Reclaimer only (serialized by the registry's lock), after <see cref="Revoke"/> and a process-wide
     /// barrier. Waits for the owner to leave its section, then takes the slice into <paramref name="held"/>
-    /// if it belongs to <paramref name="allocator"/> (any allocator when null), and lets the owner back in.
+    /// if it belongs to <paramref name="allocator"/> (any allocator when null) and the deferred references
+    /// into <paramref name="deferred"/>, and lets the owner back in.
     /// </summary>
-    public void Reclaim(ZcopyAllocator? allocator, out ZcopyAllocator? owner, out FolioSlice held)
+    public void Reclaim(ZcopyAllocator? allocator, out ZcopyAllocator? owner, out FolioSlice held, out DeferredRelease deferred)
     {
         // The owner's sections are a few instructions long; if it was preempted inside one we wait for the
         // scheduler to run it again, which SpinWait's yields and sleeps allow.
@@ -234,6 +338,8 @@ internal sealed class ThreadSlice
             wait.SpinOnce();
         }
 
+        // Deferred references are taken whatever allocator asks: dropping them early is always allowed.
+        deferred = _deferred.Detach();
         owner = _allocator;
         held = default;
         if (_slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator)))

@@ -31,7 +31,7 @@ internal static class ThreadSliceRegistry
     /// <summary>Registers a new thread's slice. Now and then (when the list has doubled) first drops dead threads' slices.</summary>
     public static void Add(ThreadSlice slice)
     {
-        List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed = null;
+        List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? reclaimed = null;
         lock (s_lock)
         {
             ThreadSlice[] slices = s_slices;
@@ -47,22 +47,32 @@ internal static class ThreadSliceRegistry
             Volatile.Write(ref s_slices, grown);
         }
 
-        GiveBack(reclaimed);
+        // A refused drop of a dead thread's deferred references (a double release somewhere) is not this
+        // thread's to report: it is registering, not releasing. Trim and Dispose report it.
+        _ = GiveBack(reclaimed);
     }
 
     /// <summary>
     /// Takes back every slice of <paramref name="allocator"/> and every slice of a dead thread, giving
-    /// their shares back to their folios; returns how many it took. Drops dead threads from the list.
+    /// their shares back to their folios, and drops every thread's deferred references; returns how many
+    /// slots it took something from. Drops dead threads from the list.
     /// </summary>
+    /// <exception cref="InvalidOperationException">A life held fewer references than a thread deferred on
+    /// it (a double release); everything else was still given back.</exception>
     public static int Reclaim(ZcopyAllocator allocator)
     {
-        List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed;
+        List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? reclaimed;
         lock (s_lock)
         {
             reclaimed = ReclaimLocked(allocator, deadOnly: false, out _);
         }
 
-        GiveBack(reclaimed);
+        InvalidOperationException? refused = GiveBack(reclaimed);
+        if (refused is not null)
+        {
+            throw refused;
+        }
+
         return reclaimed?.Count ?? 0;
     }
 
@@ -70,7 +80,7 @@ internal static class ThreadSliceRegistry
     /// Revokes the chosen slices, passes one process-wide barrier, and takes them back (see
     /// <see cref="ThreadSlice"/>). Slices of dead threads leave the list.
     /// </summary>
-    private static List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? ReclaimLocked(ZcopyAllocator? allocator, bool deadOnly, out ThreadSlice[] remaining)
+    private static List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? ReclaimLocked(ZcopyAllocator? allocator, bool deadOnly, out ThreadSlice[] remaining)
     {
         ThreadSlice[] slices = s_slices;
         bool[] dead = new bool[slices.Length];
@@ -94,7 +104,7 @@ internal static class ThreadSliceRegistry
         // After this, every owner either is seen inside its section (and waited for) or sees the revocation.
         Interlocked.MemoryBarrierProcessWide();
 
-        List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed = null;
+        List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? reclaimed = null;
         for (int i = 0; i < slices.Length; i++)
         {
             if (!dead[i] && deadOnly)
@@ -102,10 +112,10 @@ internal static class ThreadSliceRegistry
                 continue;
             }
 
-            slices[i].Reclaim(dead[i] ? null : allocator, out ZcopyAllocator? owner, out FolioSlice held);
-            if (held.Entry != 0)
+            slices[i].Reclaim(dead[i] ? null : allocator, out ZcopyAllocator? owner, out FolioSlice held, out DeferredRelease deferred);
+            if (held.Entry != 0 || deferred.Entry != 0)
             {
-                (reclaimed ??= []).Add((owner, held));
+                (reclaimed ??= []).Add((owner, held, deferred));
             }
         }
 
@@ -127,17 +137,33 @@ internal static class ThreadSliceRegistry
         return reclaimed;
     }
 
-    /// <summary>Gives reclaimed shares back, outside the lock: the last one on a folio unmaps it.</summary>
-    private static void GiveBack(List<(ZcopyAllocator? Allocator, FolioSlice Slice)>? reclaimed)
+    /// <summary>
+    /// Gives reclaimed shares back and drops reclaimed deferred references, outside the lock: the last
+    /// reference on a folio unmaps it. Returns the first refused drop, after every other was done.
+    /// </summary>
+    private static InvalidOperationException? GiveBack(List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? reclaimed)
     {
+        InvalidOperationException? refused = null;
         if (reclaimed is null)
         {
-            return;
+            return refused;
         }
 
-        foreach ((ZcopyAllocator? allocator, FolioSlice held) in reclaimed)
+        foreach ((ZcopyAllocator? allocator, FolioSlice held, DeferredRelease deferred) in reclaimed)
         {
             ThreadSlice.GiveBack(allocator, held);
+            try
+            {
+                deferred.Drop();
+            }
+            catch (InvalidOperationException error)
+            {
+                // The life holds fewer references than the thread released on it: a double release,
+                // somewhere. Nothing was dropped; the rest still is.
+                refused ??= error;
+            }
         }
+
+        return refused;
     }
 }

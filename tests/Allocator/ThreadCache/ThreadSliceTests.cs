@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using NativeZcopy.Tests.Support;
+using NativeZcopy.ThreadCache;
 using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.ThreadCache;
@@ -41,6 +42,37 @@ public sealed class ThreadSliceTests
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
         Assert.Equal(20, allocator.GetStatistics().FragmentsAllocated);
+    });
+
+    [Fact]
+    public void A_busy_threads_slices_double_up_to_the_largest_take_a_folios_tail_and_start_small_after_trim() => OnFreshThread(() =>
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 65536 }, source, processors: 1);
+        var pieces = new List<BioVec>();
+        var installed = new List<int>();
+        for (int i = 0; i < 1000 && installed.Count < 5; i++)
+        {
+            pieces.Add(allocator.Alloc(128));
+            if (ThreadSlice.Current!.PiecesCut == 1)
+            {
+                installed.Add(ThreadSlice.Current.InstalledBytes); // the piece opened a new slice
+            }
+        }
+
+        // 8, 16 and 32 KiB fill the first 56 KiB of the folio; its last 8 KiB is a tail slice, after which
+        // the thread doubles again from there, in the next folio.
+        Assert.Equal([8192, 16384, 32768, 8192, 16384], installed);
+        Assert.Equal(2, allocator.GetStatistics().LiveFolios);
+        PieceAssert.Disjoint(pieces);
+
+        allocator.Trim();
+        pieces.Add(allocator.Alloc(128));
+        Assert.Equal(8192, ThreadSlice.Current!.InstalledBytes); // the reclaimed thread starts small again
+
+        NativePages.PutBatch(pieces.ToArray());
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
     });
 
     [Fact]

@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.ThreadCache;
+
+/// <summary>
+/// Releases a thread makes on a folio life that is not its slice's are deferred and dropped from the shared
+/// count in one step: when the run of releases ends, at once when they are all the life has left, and
+/// when Trim or Dispose reclaims them (also from a dead thread).
+/// </summary>
+public sealed class DeferredReleaseTests
+{
+    private static readonly ZcopyAllocatorOptions SmallFolios = new() { FolioSize = 16384 };
+
+    [Fact]
+    public void Releases_on_another_threads_folio_are_dropped_in_one_step_when_the_run_ends()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        var other = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+        BioVec elsewhere = default;
+        int before = 0;
+        owner.Run(() =>
+        {
+            elsewhere = other.Alloc(64); // another folio life, for ending the releaser's run
+            before = NativePages.RefCount(pieces[0].Page);
+        });
+
+        releaser.Run(() =>
+        {
+            foreach (BioVec piece in pieces)
+            {
+                NativePages.Put(piece);
+            }
+
+            // The releaser does not count what it deferred; the shared count has not moved yet.
+            Assert.Equal(before - 10, NativePages.RefCount(pieces[0].Page));
+        });
+        owner.Run(() => Assert.Equal(before, NativePages.RefCount(pieces[0].Page)));
+
+        releaser.Run(() => NativePages.Put(elsewhere)); // a piece of another life: the run ends
+        owner.Run(() => Assert.Equal(before - 10, NativePages.RefCount(pieces[0].Page)));
+
+        allocator.Dispose();
+        other.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_last_release_unmaps_the_folio_at_once_though_the_releases_before_it_were_deferred(bool batch)
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+
+        allocator.Dispose(); // the arena's and the slice's references go: only the pieces hold the folio
+        nint folio = pieces[0].Page;
+        releaser.Run(() =>
+        {
+            if (batch)
+            {
+                NativePages.PutBatch(pieces.ToArray().AsSpan(0, 9));
+            }
+            else
+            {
+                pieces.GetRange(0, 9).ForEach(piece => NativePages.Put(piece));
+            }
+        });
+        owner.Run(() => Assert.Equal(10, NativePages.RefCount(folio))); // deferred by the releaser
+        Assert.NotEqual(0, source.BytesMapped);
+
+        releaser.Run(() => NativePages.Put(pieces[9]));
+        Assert.Equal(0, source.BytesMapped); // no Trim, no further release: the final one unmapped it
+        Assert.False(NativePages.IsNativePage(folio));
+        releaser.Run(() => Assert.Throws<InvalidOperationException>(() => NativePages.Put(pieces[0])));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Trim_drops_what_an_idle_or_dead_thread_deferred(bool releaserDies)
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        var releaser = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+        allocator.Trim(); // the owner's slice goes back; the arena's share and the pieces remain
+
+        int before = 0;
+        owner.Run(() => before = NativePages.RefCount(pieces[0].Page));
+        releaser.Run(() => pieces.GetRange(0, 5).ForEach(piece => NativePages.Put(piece)));
+        if (releaserDies)
+        {
+            releaser.Dispose();
+        }
+
+        owner.Run(() => Assert.Equal(before, NativePages.RefCount(pieces[0].Page)));
+        allocator.Trim();
+        owner.Run(() => Assert.Equal(before - 5, NativePages.RefCount(pieces[0].Page)));
+
+        owner.Run(() => NativePages.PutBatch(pieces.ToArray().AsSpan(5)));
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        releaser.Dispose();
+    }
+
+    /// <summary>Allocates <paramref name="count"/> pieces of 64 B on <paramref name="thread"/>, from its slice.</summary>
+    private static List<BioVec> AllocOn(DedicatedThread thread, ZcopyAllocator allocator, int count)
+    {
+        var pieces = new List<BioVec>();
+        thread.Run(() =>
+        {
+            for (int i = 0; i < count; i++)
+            {
+                pieces.Add(allocator.Alloc(64));
+            }
+        });
+        return pieces;
+    }
+
+    [Fact]
+    public void Releases_on_folios_of_an_allocator_without_the_thread_cache_are_not_deferred()
+    {
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false });
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        BioVec piece = default;
+        BioVec kept = default;
+        int before = 0;
+        owner.Run(() =>
+        {
+            piece = allocator.Alloc(64);
+            kept = allocator.Alloc(64);
+            before = NativePages.RefCount(piece.Page);
+        });
+        releaser.Run(() => NativePages.Put(piece));
+        owner.Run(() => Assert.Equal(before - 1, NativePages.RefCount(piece.Page)));
+        NativePages.Put(kept);
+    }
+}
