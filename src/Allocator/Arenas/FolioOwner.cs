@@ -18,8 +18,8 @@ internal sealed class FolioOwner : PageRunOwner
     /// <summary>Folios ever unmapped. Interlocked.</summary>
     private long _foliosUnmapped;
 
-    /// <summary>Pieces cut by local caches beyond the one slice piece each arena counted. Interlocked.</summary>
-    private long _cachedFragments;
+    /// <summary>Pieces cut from thread slices and local caches beyond the one slice piece each arena counted.</summary>
+    private readonly StripedCounter _cachedFragments = new();
 
     /// <summary>1 once the allocator is disposed. Written once with Interlocked, read under an arena lock.</summary>
     private int _disposed;
@@ -78,10 +78,10 @@ internal sealed class FolioOwner : PageRunOwner
     public long FoliosUnmapped => Volatile.Read(ref _foliosUnmapped);
 
     /// <summary>Pieces local caches cut, counted when each cache gives its slice back.</summary>
-    public long CachedFragments => Volatile.Read(ref _cachedFragments);
+    public long CachedFragments => _cachedFragments.Sum;
 
     /// <summary>Adds pieces a local cache cut from a slice, once per slice.</summary>
-    public void CountCachedFragments(long pieces) => Interlocked.Add(ref _cachedFragments, pieces);
+    public void CountCachedFragments(long pieces) => _cachedFragments.Add(pieces);
 
     /// <summary>Marks the owner disposed; true for the one caller that did it.</summary>
     public bool MarkDisposed() => Interlocked.Exchange(ref _disposed, 1) == 0;
