@@ -45,12 +45,19 @@ public sealed class ZcopyAllocatorOptions
     public bool TransparentHugePages { get; init; } = true;
 
     /// <summary>
-    /// Let each thread cut pieces up to 2 KiB from an 8 KiB slice of a folio it takes for itself, and take
-    /// back the pieces it releases there, with no lock and no atomic operation per piece (on by default).
-    /// A thread then keeps up to one folio mapped while it holds a slice, even when idle, until
-    /// <see cref="ZcopyAllocator.Trim"/> or <see cref="ZcopyAllocator.Dispose"/> takes the slice back. Off,
-    /// every piece is cut under its processor's arena lock and released with one atomic operation. Always
-    /// off while fragments are tracked, since tracking records every piece.
+    /// Let each thread cut pieces up to 2 KiB from a slice of a folio it takes for itself (8 KiB at first,
+    /// doubling to 32 KiB while the thread keeps using them), and take back the pieces it releases there,
+    /// with no lock and no atomic operation per piece (on by default). Releases of pieces up to 2 KiB on
+    /// another folio (another thread's, or one the slice has moved past) are deferred per thread and
+    /// dropped from the folio's count in one step when the thread releases a piece of another folio, when
+    /// they are all the folio has left (so the final release still unmaps at once), before the thread next
+    /// enters an arena, or by <see cref="ZcopyAllocator.Trim"/>. A thread therefore keeps up to one folio
+    /// mapped for its slice and up to one for its deferred releases, even when idle, until
+    /// <see cref="ZcopyAllocator.Trim"/> or <see cref="ZcopyAllocator.Dispose"/> takes them back (from live and
+    /// dead threads alike), and <see cref="NativePages.RefCount"/> read on one thread still counts references
+    /// another thread released and has not dropped yet. Off, every piece is cut under its processor's arena
+    /// lock and every release drops its reference at once with one atomic operation. Always off while
+    /// fragments are tracked, since tracking records every piece and every release.
     /// </summary>
     public bool ThreadCache { get; init; } = true;
 
