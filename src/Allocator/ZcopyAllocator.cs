@@ -51,10 +51,10 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>
     /// Bytes a busy thread's slices grow to, doubling from <see cref="FirstSliceSize"/> each time the thread
     /// used one up: 32 KiB holds 32 pieces of 1 KiB, so taking a slice (an arena lock and three atomic adds,
-    /// on lines another thread may share) costs a 1 KiB pair about 0.5 ns instead of 5 ns with 8 KiB
+    /// on lines another thread may share) costs a 1 KiB pair about 1.5 ns instead of 5 ns with 8 KiB
     /// slices (8.3 against 13.7 ns per pair, docs/benchmarks.md step 15), and two threads meet a quarter as
-    /// often. Beyond this the pair did not get faster (a 64 KiB slice, the whole default folio, measured the
-    /// same), and half the default folio still lets two threads share one.
+    /// often. It is also the most a slice can be with the default 64 KiB folio, since a slice is a piece and
+    /// a piece is at most half a folio; smaller folios cap it lower.
     /// </summary>
     private const int LargestSliceSize = 32 * 1024;
 
