@@ -8,7 +8,9 @@ namespace NativeZcopy.Bench.Scenarios;
 /// <summary>
 /// Scenario 3: one thread allocates, another releases, through a bounded ring of 256 slots. The per-op
 /// figure is wall time per piece with both threads busy; the Ratio is against the same system's
-/// single-thread pair.
+/// single-thread pair. The RingOnlyFloor category hands a plain value through the same ring with nothing
+/// allocated, so its cross-thread row is what the hand-off alone costs; its baseline puts each value in
+/// and takes it out on one thread.
 /// </summary>
 public class Scenario3CrossThreadRelease : TwoThreadScenario
 {
@@ -18,6 +20,8 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     private CrossThreadRig<NativeMemorySystem, nint>? _mallocRig;
     private CrossThreadRig<ArrayPoolPinSystem, PinnedRental>? _arrayPoolRig;
     private CrossThreadRig<DotNettySystem, IByteBuffer>? _dotNettyRig;
+    private CrossThreadRig<RingOnlyFloorSystem, nint>? _floorRig;
+    private SpscRing<nint>? _floorRing;
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy")]
     public void NativeZcopySameThread() => Workloads.Pairs<ZcopySystem, BioVec>(Zcopy, Size, Pieces);
@@ -43,11 +47,19 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("DotNettyPooled")]
     public void DotNettyCrossThread() => (_dotNettyRig ??= Started(new CrossThreadRig<DotNettySystem, IByteBuffer>(DotNetty, Size, Pieces, RingCapacity))).Run();
 
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyFloor")]
+    public void RingOnlyFloorSameThread() => Workloads.RingRoundTrips(_floorRing ??= new SpscRing<nint>(RingCapacity), Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyFloor")]
+    public void RingOnlyFloorCrossThread() => (_floorRig ??= Started(new CrossThreadRig<RingOnlyFloorSystem, nint>(default, Size, Pieces, RingCapacity))).Run();
+
     private protected override void ForgetRigs()
     {
         _zcopyRig = null;
         _mallocRig = null;
         _arrayPoolRig = null;
         _dotNettyRig = null;
+        _floorRig = null;
+        _floorRing = null;
     }
 }

@@ -1,4 +1,5 @@
 using NativeZcopy.Bench.Systems;
+using NativeZcopy.Bench.Threads;
 
 namespace NativeZcopy.Bench.Scenarios;
 
@@ -27,6 +28,19 @@ internal static class Workloads
         for (int i = 0; i < slots.Length; i++)
         {
             system.Release(slots[i]);
+        }
+    }
+
+    /// <summary>
+    /// Scenario 3's ring-only baseline: <paramref name="count"/> values, each put into <paramref name="ring"/>
+    /// and taken out again by this same thread, so every cursor and slot stays in this core's cache.
+    /// </summary>
+    public static void RingRoundTrips(SpscRing<nint> ring, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            ring.Enqueue(i);
+            ring.Dequeue();
         }
     }
 }
