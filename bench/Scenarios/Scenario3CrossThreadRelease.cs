@@ -17,6 +17,7 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     private const int RingCapacity = 256;
 
     private CrossThreadRig<ZcopySystem, BioVec>? _zcopyRig;
+    private CrossThreadRig<ZcopySystem, BioVec>? _zcopyRetainingRig;
     private CrossThreadRig<NativeMemorySystem, nint>? _mallocRig;
     private CrossThreadRig<ArrayPoolPinSystem, PinnedRental>? _arrayPoolRig;
     private CrossThreadRig<DotNettySystem, IByteBuffer>? _dotNettyRig;
@@ -28,6 +29,17 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy")]
     public void NativeZcopyCrossThread() => (_zcopyRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(Zcopy, Size, Pieces, RingCapacity))).Run();
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy (retain-16)")]
+    public void NativeZcopyRetainingSameThread() => Workloads.Pairs<ZcopySystem, BioVec>(ZcopyRetaining, Size, Pieces);
+
+    /// <summary>
+    /// The default policy unmaps a folio at its final release, which here lands on the releasing thread
+    /// after the allocating thread's arena has moved on, so every lap of the ring maps and unmaps a folio;
+    /// with retention the folio is kept and reused, and what is left is the allocator's own cross-thread cost.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy (retain-16)")]
+    public void NativeZcopyRetainingCrossThread() => (_zcopyRetainingRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(ZcopyRetaining, Size, Pieces, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeMemory")]
     public void NativeMemorySameThread() => Workloads.Pairs<NativeMemorySystem, nint>(default, Size, Pieces);
@@ -56,6 +68,7 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     private protected override void ForgetRigs()
     {
         _zcopyRig = null;
+        _zcopyRetainingRig = null;
         _mallocRig = null;
         _arrayPoolRig = null;
         _dotNettyRig = null;

@@ -23,6 +23,7 @@ public abstract class TwoThreadScenario
     private readonly List<IDisposable> _rigs = [];
 
     private ZcopyAllocator? _zcopy;
+    private ZcopyAllocator? _zcopyRetaining;
     private IByteBufferAllocator? _dotNetty;
 
     /// <summary>Fragment size in bytes.</summary>
@@ -31,12 +32,16 @@ public abstract class TwoThreadScenario
 
     private protected ZcopySystem Zcopy => new(_zcopy!);
 
+    /// <summary>NativeZcopy with <see cref="ZcopyVariant.Retaining"/>: dead folios kept for reuse, not unmapped.</summary>
+    private protected ZcopySystem ZcopyRetaining => new(_zcopyRetaining!);
+
     private protected DotNettySystem DotNetty => new(_dotNetty!);
 
     [GlobalSetup]
     public void Setup()
     {
         _zcopy = ZcopyVariant.Default.CreateAllocator();
+        _zcopyRetaining = ZcopyVariant.Retaining.CreateAllocator();
         _dotNetty = DotNettySystem.CreateAllocator();
     }
 
@@ -51,6 +56,7 @@ public abstract class TwoThreadScenario
         _rigs.Clear();
         ForgetRigs();
         _zcopy?.Dispose();
+        _zcopyRetaining?.Dispose();
     }
 
     /// <summary>Drops the derived class's references to rigs the cleanup has stopped.</summary>
