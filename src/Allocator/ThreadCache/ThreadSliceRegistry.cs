@@ -11,8 +11,9 @@ namespace NativeZcopy.ThreadCache;
 /// </summary>
 /// <remarks>
 /// Registration happens once per thread and reclaiming only on Trim and Dispose, so one lock serializes
-/// both; it also serializes reclaimers, which <see cref="ThreadSlice"/>'s handshake requires. Readers
-/// (statistics) take the array without the lock: it is replaced, never changed in place, once published.
+/// both, give-backs included; it also serializes reclaimers, which <see cref="ThreadSlice"/>'s handshake
+/// requires. Readers (statistics) take the array without the lock: it is replaced, never changed in place,
+/// once published.
 /// </remarks>
 internal static class ThreadSliceRegistry
 {
@@ -45,11 +46,12 @@ internal static class ThreadSliceRegistry
             slices.CopyTo(grown, 0);
             grown[^1] = slice;
             Volatile.Write(ref s_slices, grown);
-        }
 
-        // A refused drop of a dead thread's deferred references (a double release somewhere) is not this
-        // thread's to report: it is registering, not releasing. Trim and Dispose report it.
-        _ = GiveBack(reclaimed);
+            // Under the lock, like every give-back (see GiveBack). A refused drop of a dead thread's deferred
+            // references (a double release somewhere) is not this thread's to report: it is registering,
+            // not releasing. Trim and Dispose report theirs.
+            _ = GiveBack(reclaimed);
+        }
     }
 
     /// <summary>
@@ -62,12 +64,13 @@ internal static class ThreadSliceRegistry
     public static int Reclaim(ZcopyAllocator allocator)
     {
         List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? reclaimed;
+        InvalidOperationException? refused;
         lock (s_lock)
         {
             reclaimed = ReclaimLocked(allocator, deadOnly: false, out _);
+            refused = GiveBack(reclaimed);
         }
 
-        InvalidOperationException? refused = GiveBack(reclaimed);
         if (refused is not null)
         {
             throw refused;
@@ -138,9 +141,15 @@ internal static class ThreadSliceRegistry
     }
 
     /// <summary>
-    /// Gives reclaimed shares back and drops reclaimed deferred references, outside the lock: the last
-    /// reference on a folio unmaps it. Returns the first refused drop, after every other was done.
+    /// Gives reclaimed shares back and drops reclaimed deferred references; the last reference on a folio
+    /// unmaps it. Returns the first refused drop, after every other was done.
     /// </summary>
+    /// <remarks>
+    /// Called under the lock, though it may unmap: a reclaimer that found a slot already taken by another
+    /// (a dead thread pruned by a registration, say) must not return before that other has given it back,
+    /// or a Dispose could return with folios still mapped that it was meant to unmap. Registration and
+    /// reclaiming are rare, so the wait costs nothing that matters; no arena lock is ever held here.
+    /// </remarks>
     private static InvalidOperationException? GiveBack(List<(ZcopyAllocator? Allocator, FolioSlice Slice, DeferredRelease Deferred)>? reclaimed)
     {
         InvalidOperationException? refused = null;

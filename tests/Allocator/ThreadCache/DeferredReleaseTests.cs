@@ -10,6 +10,7 @@ namespace NativeZcopy.Tests.Allocator.ThreadCache;
 /// count in one step: when the run of releases ends, at once when they are all the life has left, and
 /// when Trim or Dispose reclaims them (also from a dead thread).
 /// </summary>
+[Collection(DeferredReleaseReaders.Name)]
 public sealed class DeferredReleaseTests
 {
     private static readonly ZcopyAllocatorOptions SmallFolios = new() { FolioSize = 16384 };
