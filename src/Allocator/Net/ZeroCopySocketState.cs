@@ -69,6 +69,13 @@ internal sealed class ZeroCopySocketState
     /// <summary>Messages waiting for completions, oldest first; the open send's message is last.</summary>
     private readonly List<PendingZeroCopySend> _pending = [];
 
+    /// <summary>
+    /// Messages taken off <see cref="_pending"/> whose refs are being dropped outside the lock: counted as
+    /// pending until they are, so a caller that waits for no pending message also waits for the drops.
+    /// Incremented under the lock, decremented with Interlocked after the drop.
+    /// </summary>
+    private int _releasing;
+
     /// <summary>What the socket answered to SO_ZEROCOPY; Success when it took it.</summary>
     private readonly SocketError _unavailable;
 
@@ -211,7 +218,8 @@ internal sealed class ZeroCopySocketState
         lock (_lock)
         {
             return new ZcopySocketStatistics(
-                _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends, _pending.Count);
+                _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends,
+                _pending.Count + Volatile.Read(ref _releasing));
         }
     }
 
@@ -282,6 +290,7 @@ internal sealed class ZeroCopySocketState
                 released ??= ArrayPool<PendingZeroCopySend>.Shared.Rent(_pending.Count);
                 released[releasedCount++] = send;
                 _pending.RemoveAt(i--);
+                Interlocked.Increment(ref _releasing);
                 progress = true;
             }
         }
@@ -342,7 +351,7 @@ internal sealed class ZeroCopySocketState
     /// behind the message's back was refused by NativePages without moving any count; nobody is left to
     /// tell at this point, so it is skipped.
     /// </summary>
-    private static void Release(PendingZeroCopySend[]? released, int count)
+    private void Release(PendingZeroCopySend[]? released, int count)
     {
         if (released is null)
         {
@@ -359,6 +368,8 @@ internal sealed class ZeroCopySocketState
             {
                 // See the summary: already refused, nothing moved.
             }
+
+            Interlocked.Decrement(ref _releasing);
         }
 
         ArrayPool<PendingZeroCopySend>.Shared.Return(released, clearArray: true);
