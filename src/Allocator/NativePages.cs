@@ -223,10 +223,15 @@ public static class NativePages
         && PageSideTable.Run(entry).Owner is FolioOwner { DefersReleases: true };
 
     /// <summary>
-    /// Drops <paramref name="refs"/> deferred references on a life (<see cref="DeferredRelease.Drop"/>): the
-    /// same checked release as <see cref="Put(in BioVec)"/>, for references released earlier.
+    /// Drops <paramref name="refs"/> deferred references on a life (<see cref="DeferredRelease.Drop"/>). If the
+    /// life holds fewer (a piece was released twice while deferred), every reference it still holds is
+    /// dropped, as the releases would have done one at a time, and then the excess is reported: the page is
+    /// not kept mapped by references nobody holds.
     /// </summary>
-    internal static void ReleaseDeferred(long entry, nint page, int refs) => Release(entry, page, refs);
+    /// <exception cref="InvalidOperationException">More references were released than the life held; it was
+    /// released all the same. Or the OS refused the final unmap, as from a final Put (the owner keeps the run
+    /// and retries the unmap).</exception>
+    internal static void ReleaseDeferred(long entry, nint page, int refs) => Release(entry, page, refs, dropWhatIsLeft: true);
 
     /// <summary>True when <paramref name="address"/> lies inside a live run of this layer.</summary>
     public static bool IsNativePage(nint address) => RefCount(address) > 0;
@@ -368,20 +373,27 @@ public static class NativePages
     /// Same compare-and-swap discipline as <see cref="AddRef"/>: a count never goes below zero (a release
     /// of more refs than the run has is refused whole) and a dead run stays dead.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="dropWhatIsLeft"/> (deferred releases, see <see cref="ReleaseDeferred"/>), a live run
+    /// holding fewer than <paramref name="refs"/> has all it holds dropped, and the excess is reported after.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Release(long entry, nint address, int refs)
+    private static void Release(long entry, nint address, int refs, bool dropWhatIsLeft = false)
     {
         ref PageRun run = ref PageSideTable.Run(entry);
         uint generation = PageSideTable.GenerationOf(entry);
         long seen = Volatile.Read(ref run.State);
+        int dropped;
         while (true)
         {
-            if (PageSideTable.GenerationOfState(seen) != generation || PageSideTable.CountOfState(seen) < refs)
+            int count = PageSideTable.CountOfState(seen);
+            if (PageSideTable.GenerationOfState(seen) != generation || count <= 0 || (count < refs && !dropWhatIsLeft))
             {
                 throw Released(address, refs, seen);
             }
 
-            long witnessed = Interlocked.CompareExchange(ref run.State, seen - refs, seen);
+            dropped = Math.Min(count, refs);
+            long witnessed = Interlocked.CompareExchange(ref run.State, seen - dropped, seen);
             if (witnessed == seen)
             {
                 break;
@@ -390,9 +402,16 @@ public static class NativePages
             seen = witnessed;
         }
 
-        if (PageSideTable.CountOfState(seen) == refs)
+        if (PageSideTable.CountOfState(seen) == dropped)
         {
+            // Throws if the OS refused the unmap (the owner keeps the run and retries): an excess, below, is
+            // then the lesser news.
             run.Owner!.OnFinalRelease(entry);
+        }
+
+        if (dropped < refs)
+        {
+            throw Released(address, refs, seen);
         }
     }
 

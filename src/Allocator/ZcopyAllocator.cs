@@ -149,18 +149,24 @@ public sealed class ZcopyAllocator : IDisposable
         _arenaMask = arenaCount - 1;
         _alignmentMask = alignment - 1;
         _tracker = sampleRate == 0 ? null : new FragmentTracker(sampleRate, options.LeakReportAge, OnFragmentLeaked);
-        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions)
-        {
-            Tracker = _tracker,
-            DefersReleases = options.ThreadCache && _tracker is null,
-        };
         RetainedFoliosPerArena = retained;
         FolioSize = folioSize;
         Alignment = alignment;
         MaxFragmentSize = folioSize / 2;
         _firstSliceSize = Math.Min(FirstSliceSize, MaxFragmentSize);
         _largestSliceSize = Math.Min(LargestSliceSize, MaxFragmentSize);
-        _maxSlicedSize = options.ThreadCache && _tracker is null ? _firstSliceSize / 4 : 0;
+
+        // Slices need room for at least four aligned pieces: a slice's share is one ref per Alignment bytes
+        // (plus its own), and an alignment as large as the slice would let its pieces outrun the share and
+        // the arena's bias, so such allocators (e.g. 4 KiB folios aligned to 4 KiB) cut every piece from
+        // the arena. Tracking must see every piece, so it turns the thread cache off too.
+        bool threadCache = options.ThreadCache && _tracker is null && alignment <= _firstSliceSize / 4;
+        _maxSlicedSize = threadCache ? _firstSliceSize / 4 : 0;
+        _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions)
+        {
+            Tracker = _tracker,
+            DefersReleases = threadCache,
+        };
 
         // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
         Metrics.AllocatorRegistry.Register(this, options.Name);
@@ -198,7 +204,7 @@ public sealed class ZcopyAllocator : IDisposable
     public bool ThreadCache => _maxSlicedSize != 0;
 
     /// <summary>Largest piece a local cache cuts from its slice: a quarter of a thread's first slice.</summary>
-    internal int MaxCachedSize => _firstSliceSize / 4;
+    internal int MaxCachedSize => Alignment <= _firstSliceSize / 4 ? _firstSliceSize / 4 : 0;
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;

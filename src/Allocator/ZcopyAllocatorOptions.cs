@@ -57,7 +57,9 @@ public sealed class ZcopyAllocatorOptions
     /// dead threads alike), and <see cref="NativePages.RefCount"/> read on one thread still counts references
     /// another thread released and has not dropped yet. Off, every piece is cut under its processor's arena
     /// lock and every release drops its reference at once with one atomic operation. Always off while
-    /// fragments are tracked, since tracking records every piece and every release.
+    /// fragments are tracked, since tracking records every piece and every release, and when
+    /// <see cref="Alignment"/> is above a quarter of the first slice (2 KiB with folios of 32 KiB and more),
+    /// since a slice must hold several aligned pieces.
     /// </summary>
     public bool ThreadCache { get; init; } = true;
 

@@ -24,9 +24,18 @@ namespace NativeZcopy.ThreadCache;
 /// <para>
 /// When they are dropped: when the thread releases a piece of another life (the run ends), at once when
 /// the deferred refs are all the count has left (<see cref="HoldsEveryRef"/>: the final release unmaps the
-/// page as it would have without deferral), and when <see cref="ZcopyAllocator.Trim"/>,
-/// <see cref="ZcopyAllocator.Dispose"/> or the registry's pruning of dead threads reclaims them. The one
-/// case that waits for those: two threads both deferring refs on one life, each seeing the other's.
+/// page as it would have without deferral), before the thread enters an arena, and when
+/// <see cref="ZcopyAllocator.Trim"/>, <see cref="ZcopyAllocator.Dispose"/> or the registry's pruning of dead
+/// threads reclaims them. The check for the final release is made only when the thread adds refs, so if
+/// the other holders let go afterwards (another thread deferring too, the arena retiring the folio, a
+/// slice giving its share back, a large piece released at once), the deferred refs are the last and keep
+/// the folio mapped until one of the other drops: at most one folio per thread, as with its slice.
+/// </para>
+/// <para>
+/// A piece released twice while its life is deferred is not caught here (as any double release on a live
+/// folio is caught only by fragment tracking); when the deferral is dropped, every reference the life
+/// still holds is dropped, so the page is not kept by references nobody holds, and the excess is reported
+/// by the call that dropped it (a Put, or Trim), except before an allocation, which must not throw.
 /// </para>
 /// </remarks>
 internal struct DeferredRelease
@@ -75,8 +84,8 @@ internal struct DeferredRelease
     /// Drops the held references from the shared count; the last one hands the page to its owner (unmapped,
     /// retained or reissued), so never call this under an arena lock.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The life holds fewer references than this drops (a double
-    /// release); nothing was dropped.</exception>
+    /// <exception cref="InvalidOperationException">The life held fewer references than this drops (a double
+    /// release); every reference it held was dropped.</exception>
     public readonly void Drop()
     {
         if (Entry != 0)

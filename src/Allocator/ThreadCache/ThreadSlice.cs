@@ -235,9 +235,8 @@ internal sealed class ThreadSlice
 
     /// <summary>
     /// Drops the references the calling thread deferred, if any: before it enters an arena, whose folio
-    /// they may be keeping from being reissued in place.
+    /// they may be keeping from being reissued in place. Never throws, since allocating calls it.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The life held fewer references (a double release elsewhere).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void DropDeferredOfCurrentThread()
     {
@@ -254,7 +253,16 @@ internal sealed class ThreadSlice
         Volatile.Write(ref _busy, 1);
         DeferredRelease held = Volatile.Read(ref _revoked) == 0 ? _deferred.Detach() : default;
         Volatile.Write(ref _busy, 0);
-        held.Drop();
+        try
+        {
+            held.Drop();
+        }
+        catch (InvalidOperationException)
+        {
+            // More releases than references on that life (a double release, somewhere): every reference it
+            // held was still dropped. An allocation is the wrong place to report it, and TryAlloc promises
+            // not to throw; like any double release on a live folio, only fragment tracking catches it.
+        }
     }
 
     /// <summary>Owner only: <see cref="TryRelease"/> for a piece of the deferred life.</summary>

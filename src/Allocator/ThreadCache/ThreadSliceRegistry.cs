@@ -160,15 +160,24 @@ internal static class ThreadSliceRegistry
 
         foreach ((ZcopyAllocator? allocator, FolioSlice held, DeferredRelease deferred) in reclaimed)
         {
-            ThreadSlice.GiveBack(allocator, held);
+            try
+            {
+                ThreadSlice.GiveBack(allocator, held);
+            }
+            catch (InvalidOperationException error)
+            {
+                // An unmap the OS refused and nobody keeps pending any more: reported, the rest still given back.
+                refused ??= error;
+            }
+
             try
             {
                 deferred.Drop();
             }
             catch (InvalidOperationException error)
             {
-                // The life holds fewer references than the thread released on it: a double release,
-                // somewhere. Nothing was dropped; the rest still is.
+                // The life held fewer references than the thread released on it (a double release,
+                // somewhere): what it held was still dropped, and the rest still is.
                 refused ??= error;
             }
         }

@@ -114,6 +114,32 @@ public sealed class DeferredReleaseTests
         releaser.Dispose();
     }
 
+    [Fact]
+    public void A_piece_released_twice_while_deferred_does_not_keep_its_folio_mapped_and_trim_reports_it()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var trimmer = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 3);
+        allocator.Dispose(); // only the three pieces hold the folio now
+
+        releaser.Run(() =>
+        {
+            NativePages.Put(pieces[0]);
+            NativePages.Put(pieces[0]); // the bug: deferred like the first, nothing can tell them apart yet
+        });
+        NativePages.Put(pieces[1].Address); // by address, not deferred: the count is 1 now, the deferral 2
+        NativePages.Put(pieces[2].Address);
+
+        // The life ended at the wrong release, as it would have without deferral; the deferral's drop finds
+        // fewer references than it holds, drops those it finds, and says so.
+        var error = Assert.Throws<InvalidOperationException>(() => trimmer.Trim());
+        Assert.Contains("references", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
     /// <summary>Allocates <paramref name="count"/> pieces of 64 B on <paramref name="thread"/>, from its slice.</summary>
     private static List<BioVec> AllocOn(DedicatedThread thread, ZcopyAllocator allocator, int count)
     {

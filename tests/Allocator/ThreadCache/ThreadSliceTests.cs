@@ -76,6 +76,32 @@ public sealed class ThreadSliceTests
     });
 
     [Fact]
+    public void An_alignment_too_large_for_a_slice_turns_the_thread_cache_off() => OnFreshThread(() =>
+    {
+        // A slice holds a share of one ref per Alignment bytes: with 4 KiB folios aligned to 4 KiB it would
+        // hold none to cut with, and its pieces would outrun the arena's bias.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096, Alignment = 4096 }, source, processors: 1);
+        Assert.False(allocator.ThreadCache);
+        using ZcopyLocalCache cache = allocator.CreateLocalCache();
+        Assert.Equal(0, cache.MaxCachedSize);
+
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 6; i++)
+        {
+            pieces.Add(i % 2 == 0 ? allocator.Alloc(100) : cache.Alloc(100));
+        }
+
+        Assert.All(pieces, piece => Assert.Equal(0, piece.Offset % 4096));
+        PieceAssert.Disjoint(pieces);
+        var releaser = new Thread(() => pieces.ForEach(piece => NativePages.Put(piece)));
+        releaser.Start();
+        releaser.Join();
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
     public void Trim_takes_back_the_slice_of_an_idle_live_thread()
     {
         var source = new FaultInjectingPageSource();
