@@ -94,8 +94,14 @@ public sealed class ZcopyAllocator : IDisposable
     private readonly int _largestSliceSize;
 
     /// <summary>
-    /// Largest piece cut from a thread slice: a quarter of a first slice, so one piece does not waste a
-    /// slice; 0 when the thread cache is off (by option, or because tracking must see every piece).
+    /// Largest piece any slice (a thread's or a local cache's) may cut: a quarter of a first slice, so one
+    /// piece does not waste a slice; 0 when the alignment leaves no room for that (see the constructor).
+    /// </summary>
+    private readonly int _sliceCutLimit;
+
+    /// <summary>
+    /// Largest piece cut from a thread slice: <see cref="_sliceCutLimit"/>, or 0 when the thread cache is off
+    /// (by option, or because tracking must see every piece).
     /// </summary>
     private readonly int _maxSlicedSize;
 
@@ -160,8 +166,9 @@ public sealed class ZcopyAllocator : IDisposable
         // (plus its own), and an alignment as large as the slice would let its pieces outrun the share and
         // the arena's bias, so such allocators (e.g. 4 KiB folios aligned to 4 KiB) cut every piece from
         // the arena. Tracking must see every piece, so it turns the thread cache off too.
-        bool threadCache = options.ThreadCache && _tracker is null && alignment <= _firstSliceSize / 4;
-        _maxSlicedSize = threadCache ? _firstSliceSize / 4 : 0;
+        _sliceCutLimit = alignment <= _firstSliceSize / 4 ? _firstSliceSize / 4 : 0;
+        bool threadCache = options.ThreadCache && _tracker is null && _sliceCutLimit != 0;
+        _maxSlicedSize = threadCache ? _sliceCutLimit : 0;
         _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions)
         {
             Tracker = _tracker,
@@ -204,7 +211,7 @@ public sealed class ZcopyAllocator : IDisposable
     public bool ThreadCache => _maxSlicedSize != 0;
 
     /// <summary>Largest piece a local cache cuts from its slice: a quarter of a thread's first slice.</summary>
-    internal int MaxCachedSize => Alignment <= _firstSliceSize / 4 ? _firstSliceSize / 4 : 0;
+    internal int MaxCachedSize => _sliceCutLimit;
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
     public int ArenaCount => _arenas.Length;

@@ -14,6 +14,7 @@ internal sealed class DedicatedThread : IDisposable
 {
     private readonly BlockingCollection<(Action Step, ManualResetEventSlim Done, ExceptionDispatchInfo?[] Failure)> _steps = new();
     private readonly Thread _thread;
+    private bool _disposed;
 
     public DedicatedThread()
     {
@@ -37,13 +38,15 @@ internal sealed class DedicatedThread : IDisposable
     /// <summary>Ends the thread and waits until it has exited. Idempotent.</summary>
     public void Dispose()
     {
-        if (_steps.IsAddingCompleted)
+        if (_disposed)
         {
             return;
         }
 
+        _disposed = true;
         _steps.CompleteAdding();
         _thread.Join();
+        _steps.Dispose();
     }
 
     private void Loop()
