@@ -8,7 +8,8 @@ namespace NativeZcopy.Bench.Scenarios;
 
 /// <summary>
 /// Scenario 5: <see cref="ZcopyAllocator.MemDup"/> (+ Put) of 64 B to 2 KiB against the copy's floor,
-/// <c>Buffer.MemoryCopy</c> into a preallocated native buffer, and malloc + copy + free.
+/// <c>Buffer.MemoryCopy</c> into a preallocated native buffer, the same copy into successive places of a
+/// folio-sized buffer (the lines a MemDup writes), and malloc + copy + free.
 /// </summary>
 public unsafe class Scenario5MemDup
 {
@@ -18,6 +19,8 @@ public unsafe class Scenario5MemDup
     private readonly byte[] _source = Enumerable.Range(0, MaxSize).Select(i => (byte)i).ToArray();
     private ZcopyAllocator[] _zcopy = [];
     private byte* _destination;
+    private byte* _folio;
+    private int _folioOffset;
 
     /// <summary>Bytes copied.</summary>
     [ParamsSource(nameof(Sizes))]
@@ -32,6 +35,7 @@ public unsafe class Scenario5MemDup
     {
         _zcopy = ZcopyVariant.CreateAll();
         _destination = (byte*)System.Runtime.InteropServices.NativeMemory.Alloc(MaxSize);
+        _folio = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(ZcopyAllocatorOptions.DefaultFolioSize, 4096);
     }
 
     [GlobalCleanup]
@@ -40,6 +44,7 @@ public unsafe class Scenario5MemDup
         ZcopyVariant.DisposeAll(_zcopy);
 
         System.Runtime.InteropServices.NativeMemory.Free(_destination);
+        System.Runtime.InteropServices.NativeMemory.AlignedFree(_folio);
     }
 
     [Benchmark(OperationsPerInvoke = Copies)]
@@ -64,6 +69,34 @@ public unsafe class Scenario5MemDup
                 Buffer.MemoryCopy(source, _destination, MaxSize, Size);
             }
         }
+    }
+
+    /// <summary>
+    /// The copy into the lines a MemDup writes: each copy lands after the previous one in a folio-sized buffer
+    /// and wraps at its end, as pieces are cut from a folio that is then reissued in place. What this costs
+    /// above <see cref="MemoryCopyFloor"/> is the price of writing lines that are not in L1, which no
+    /// allocator that never hands the same bytes out twice in one folio life can avoid.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Copies)]
+    public void MemoryCopyFreshLinesFloor()
+    {
+        int step = (Size + ZcopyAllocatorOptions.DefaultAlignment - 1) & ~(ZcopyAllocatorOptions.DefaultAlignment - 1);
+        int offset = _folioOffset;
+        fixed (byte* source = _source)
+        {
+            for (int i = 0; i < Copies; i++)
+            {
+                if (offset + step > ZcopyAllocatorOptions.DefaultFolioSize)
+                {
+                    offset = 0;
+                }
+
+                Buffer.MemoryCopy(source, _folio + offset, step, Size);
+                offset += step;
+            }
+        }
+
+        _folioOffset = offset;
     }
 
     [Benchmark(OperationsPerInvoke = Copies)]

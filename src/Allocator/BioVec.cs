@@ -19,14 +19,15 @@ public readonly struct BioVec : IEquatable<BioVec>
     private readonly nint _page;
     private readonly int _offset;
     private readonly int _length;
-    private readonly uint _generation;
 
     /// <summary>
-    /// Descriptor index + 1 of the run the piece was cut from. Generations are per descriptor, so two
-    /// descriptors can be at the same one: the piece names both, and a stale piece whose address now
-    /// belongs to a run of another descriptor is refused. Fits the padding the struct had anyway.
+    /// The side-table entry of the run life the piece was cut from, without the tracked bit: the run's
+    /// generation in the high half, its descriptor index + 1 in the low half. Generations are per descriptor,
+    /// so two descriptors can be at the same one: the piece names both, and a stale piece whose address now
+    /// belongs to a run of another descriptor is refused. Kept whole, as the side table and the thread cache
+    /// compare it, so the hot paths neither split nor rebuild it.
     /// </summary>
-    private readonly uint _run;
+    private readonly long _entry;
 
     /// <summary>A piece of the run <paramref name="entry"/> names (its tracked bit is ignored).</summary>
     internal BioVec(nint page, int offset, int length, long entry)
@@ -34,8 +35,7 @@ public readonly struct BioVec : IEquatable<BioVec>
         _page = page;
         _offset = offset;
         _length = length;
-        _generation = PageSideTable.GenerationOf(entry);
-        _run = (uint)(entry & ~PageSideTable.TrackedBit);
+        _entry = entry & ~PageSideTable.TrackedBit;
     }
 
     /// <summary>Base address of the page (folio or page run) that holds the bytes.</summary>
@@ -54,10 +54,10 @@ public readonly struct BioVec : IEquatable<BioVec>
     public bool IsEmpty => _page == 0;
 
     /// <summary>The life of the page this piece was cut from (see the remarks).</summary>
-    internal uint Generation => _generation;
+    internal uint Generation => PageSideTable.GenerationOf(_entry);
 
     /// <summary>The side-table entry of the run life this piece was cut from, without the tracked bit.</summary>
-    internal long Entry => ((long)_generation << 32) | _run;
+    internal long Entry => _entry;
 
     /// <summary>The piece's bytes. Valid while the caller holds its reference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -80,13 +80,13 @@ public readonly struct BioVec : IEquatable<BioVec>
 
     /// <inheritdoc/>
     public bool Equals(BioVec other) =>
-        _page == other._page && _offset == other._offset && _length == other._length && _generation == other._generation && _run == other._run;
+        _page == other._page && _offset == other._offset && _length == other._length && _entry == other._entry;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is BioVec other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(_page, _offset, _length, _generation, _run);
+    public override int GetHashCode() => HashCode.Combine(_page, _offset, _length, _entry);
 
     /// <inheritdoc/>
     public override string ToString() => $"BioVec(page 0x{_page:X} + {_offset}, {_length} bytes)";

@@ -117,6 +117,8 @@ public static class NativePages
     {
         // A piece of the calling thread's own slice goes back into the slice's share, and one of the life
         // the thread is deferring releases on joins them: no atomic operation either way.
+        // The piece goes to PutSlow by value: by reference, every caller would keep it in memory, and its
+        // frame would zero that memory on entry.
         if (ThreadSlice.Current is not { } slice || !slice.TryRelease(piece, 1))
         {
             PutSlow(piece, 1);
@@ -197,7 +199,7 @@ public static class NativePages
     /// cache (see <see cref="DeferredRelease"/>), else dropped at once.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void PutSlow(in BioVec piece, int refs)
+    private static void PutSlow(BioVec piece, int refs)
     {
         long entry = EntryOf(piece);
         if (DefersReleases(entry, piece.Length))

@@ -234,23 +234,33 @@ public sealed class ZcopyAllocator : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BioVec Alloc(int size)
     {
+        // Only the thread slice's cut is inlined into callers; everything else is one call away, so a
+        // caller's frame holds no address-taken temporaries it would have to zero on entry. One compare
+        // checks the size for both: _maxSlicedSize is at most MaxFragmentSize, and 0 without the thread cache.
+        if ((uint)(size - 1) < (uint)_maxSlicedSize
+            && ThreadSlice.Current is { } slice
+            && slice.TryCut(this, size, (size + _alignmentMask) & ~_alignmentMask, out BioVec cut))
+        {
+            return cut;
+        }
+
+        return AllocSlow(size);
+    }
+
+    /// <summary>
+    /// <see cref="Alloc"/> when the thread's slice cannot cut the piece: a size out of range, a piece too
+    /// large for slices, no slice yet, or one used up or another allocator's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private BioVec AllocSlow(int size)
+    {
         if ((uint)(size - 1) >= (uint)MaxFragmentSize)
         {
             ThrowSizeOutOfRange(size);
         }
 
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
-        if ((uint)(size - 1) < (uint)_maxSlicedSize)
-        {
-            if (ThreadSlice.Current is { } slice && slice.TryCut(this, size, fullSize, out BioVec cut))
-            {
-                return cut;
-            }
-
-            return AllocSliced(size, fullSize);
-        }
-
-        return AllocFromArena(size, fullSize);
+        return (uint)(size - 1) < (uint)_maxSlicedSize ? AllocSliced(size, fullSize) : AllocFromArena(size, fullSize);
     }
 
     /// <summary>Like <see cref="Alloc"/>, but answers false instead of throwing for a bad size or an OS refusal.</summary>
@@ -534,7 +544,6 @@ public sealed class ZcopyAllocator : IDisposable
     /// back and take a fresh slice from the arena (see <see cref="ThreadSlice"/>), or use the arena directly
     /// when the slice is another allocator's or a reclaimer is at work.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private BioVec AllocSliced(int size, int fullSize)
     {
         ThreadSlice slice = ThreadSlice.ForCurrentThread();

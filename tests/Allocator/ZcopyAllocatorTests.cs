@@ -136,13 +136,18 @@ public sealed class ZcopyAllocatorTests
     [InlineData(int.MaxValue)]
     public void A_size_outside_one_to_max_fragment_is_refused(int size)
     {
-        using var allocator = new ZcopyAllocator();
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => allocator.Alloc(size));
-        Assert.Contains(size.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => allocator.MemDup(new byte[Math.Clamp(size, 0, 40000)]));
-        Assert.False(allocator.TryAlloc(size, out BioVec none));
-        Assert.True(none.IsEmpty);
-        Assert.Equal(0, allocator.GetStatistics().FoliosMapped);
+        // With and without the thread cache: Alloc's inlined part checks the size only against the slice's
+        // limit, and everything else reaches the full check out of line.
+        foreach (bool threadCache in new[] { true, false })
+        {
+            using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = threadCache });
+            var error = Assert.Throws<ArgumentOutOfRangeException>(() => allocator.Alloc(size));
+            Assert.Contains(size.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+            Assert.Throws<ArgumentOutOfRangeException>(() => allocator.MemDup(new byte[Math.Clamp(size, 0, 40000)]));
+            Assert.False(allocator.TryAlloc(size, out BioVec none));
+            Assert.True(none.IsEmpty);
+            Assert.Equal(0, allocator.GetStatistics().FoliosMapped);
+        }
     }
 
     [Theory]

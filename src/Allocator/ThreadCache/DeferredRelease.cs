@@ -49,11 +49,11 @@ internal struct DeferredRelease
     /// <summary>References released and not yet dropped from the shared count.</summary>
     public int Refs;
 
-    /// <summary>Adds <paramref name="refs"/> released references of <paramref name="piece"/> if it names the deferred life.</summary>
+    /// <summary>Adds <paramref name="refs"/> released references of a piece of <paramref name="page"/>'s life <paramref name="entry"/> if that is the deferred life.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryAdd(in BioVec piece, int refs)
+    public bool TryAdd(nint page, long entry, int refs)
     {
-        if (piece.Entry == Entry && piece.Page == Page && Entry != 0)
+        if (entry == Entry && page == Page && Entry != 0)
         {
             Refs += refs;
             return true;

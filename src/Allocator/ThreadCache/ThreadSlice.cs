@@ -154,12 +154,17 @@ internal sealed class ThreadSlice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryCut(ZcopyAllocator allocator, int size, int fullSize, out BioVec piece)
     {
+        // Branches rather than a bool carried through: the JIT then keeps the piece in registers.
         Volatile.Write(ref _busy, 1);
-        bool cut = Volatile.Read(ref _revoked) == 0 && _allocator == allocator;
-        piece = default;
-        cut = cut && _slice.TryCut(size, fullSize, out piece);
+        if (Volatile.Read(ref _revoked) == 0 && _allocator == allocator && _slice.TryCut(size, fullSize, out piece))
+        {
+            Volatile.Write(ref _busy, 0);
+            return true;
+        }
+
         Volatile.Write(ref _busy, 0);
-        return cut;
+        piece = default;
+        return false;
     }
 
     /// <summary>
@@ -181,12 +186,18 @@ internal sealed class ThreadSlice
         if (piece.Entry == _slice.Entry)
         {
             Volatile.Write(ref _busy, 1);
-            bool mine = Volatile.Read(ref _revoked) == 0 && _slice.TryTakeBack(piece, refs);
+            if (Volatile.Read(ref _revoked) == 0 && _slice.TryTakeBack(piece, refs))
+            {
+                Volatile.Write(ref _busy, 0);
+                return true;
+            }
+
             Volatile.Write(ref _busy, 0);
-            return mine;
+            return false;
         }
 
-        return piece.Entry == _deferred.Entry && TryAddDeferred(piece, refs);
+        // The deferral's fields by value: a reference to the piece would make callers keep it in memory.
+        return piece.Entry == _deferred.Entry && TryAddDeferred(piece.Page, piece.Entry, refs);
     }
 
     /// <summary>
@@ -267,11 +278,11 @@ internal sealed class ThreadSlice
 
     /// <summary>Owner only: <see cref="TryRelease"/> for a piece of the deferred life.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryAddDeferred(in BioVec piece, int refs)
+    private bool TryAddDeferred(nint page, long entry, int refs)
     {
         DeferredRelease last = default;
         Volatile.Write(ref _busy, 1);
-        bool added = Volatile.Read(ref _revoked) == 0 && _deferred.TryAdd(piece, refs);
+        bool added = Volatile.Read(ref _revoked) == 0 && _deferred.TryAdd(page, entry, refs);
         if (added && _deferred.HoldsEveryRef())
         {
             last = _deferred.Detach();
