@@ -84,6 +84,29 @@ public sealed class DeferredReleaseTests
         releaser.Run(() => Assert.Throws<InvalidOperationException>(() => NativePages.Put(pieces[0])));
     }
 
+    [Fact]
+    public void The_last_release_unmaps_at_once_when_the_count_rose_after_the_deferral_read_it()
+    {
+        // A reference taken on the life after the deferral started: ten deferred refs are then not the
+        // final ones, and the release of that reference too must find the final one and unmap at once.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+        allocator.Dispose(); // only the pieces hold the folio: a count of 10
+        nint folio = pieces[0].Page;
+
+        releaser.Run(() => pieces.GetRange(0, 5).ForEach(piece => NativePages.Put(piece))); // read 10, hold 5
+        owner.Run(() => NativePages.Get(pieces[9])); // 11 now
+        releaser.Run(() => pieces.GetRange(5, 5).ForEach(piece => NativePages.Put(piece))); // hold 10 of 11
+        owner.Run(() => Assert.Equal(11, NativePages.RefCount(folio)));
+        Assert.NotEqual(0, source.BytesMapped);
+
+        releaser.Run(() => NativePages.Put(pieces[9])); // the reference Get took: the final one
+        Assert.Equal(0, source.BytesMapped);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
