@@ -18,22 +18,31 @@ namespace NativeZcopy.SideTable;
 /// the other's line on every compare-and-swap of <see cref="State"/> (measured: two threads 2.9 times
 /// slower per operation than one; see docs/benchmarks.md).
 /// </para>
+/// <para>
+/// Explicit layout, because the runtime gives a sequential struct holding a reference the automatic
+/// layout, which ignores <see cref="StructLayoutAttribute.Size"/>: declared sequential with a size of 64,
+/// this struct was 32 bytes until docs/benchmarks.md step 26 found it.
+/// </para>
 /// </remarks>
-[StructLayout(LayoutKind.Sequential, Size = 64)]
+[StructLayout(LayoutKind.Explicit, Size = 64)]
 internal struct PageRun
 {
     /// <summary>
     /// <c>(generation &lt;&lt; 32) | refcount</c>. The generation changes each time the descriptor is freed
     /// or a folio is reissued in place, so a stale entry or piece can never move another run's count.
     /// </summary>
+    [FieldOffset(0)]
     public long State;
 
     /// <summary>First byte of the mapping, as the page source returned it.</summary>
+    [FieldOffset(8)]
     public nint Base;
 
     /// <summary>Mapped length in bytes: a whole number of OS pages.</summary>
+    [FieldOffset(16)]
     public nuint Length;
 
     /// <summary>Who returns the mapping to its page source when the last ref goes.</summary>
+    [FieldOffset(24)]
     public PageRunOwner? Owner;
 }

@@ -212,7 +212,7 @@ internal static partial class PageSideTable
         uint generation = GenerationOf(entry) + 1;
         Volatile.Write(ref run.State, ((long)generation << 32) | (uint)count);
         long fresh = ((long)generation << 32) | ((uint)entry & EntryIndexMask) | (tracked ? TrackedBit : 0);
-        WriteSlots(run.Base, run.Length, entry, fresh);
+        RewriteSlots(run.Base, run.Length, fresh);
         return fresh;
     }
 
@@ -223,7 +223,7 @@ internal static partial class PageSideTable
     public static void Unregister(long entry)
     {
         ref PageRun run = ref Run(entry);
-        WriteSlots(run.Base, run.Length, entry, 0);
+        ReplaceSlots(run.Base, run.Length, entry, 0);
         lock (s_registrationLock)
         {
             // Metrics: mapped bytes, process-wide and per owner.
@@ -244,8 +244,12 @@ internal static partial class PageSideTable
         }
     }
 
-    /// <summary>Replaces <paramref name="expected"/> by <paramref name="value"/> in every slot of a run.</summary>
-    private static void WriteSlots(nint address, nuint length, long expected, long value)
+    /// <summary>
+    /// Replaces <paramref name="expected"/> by <paramref name="value"/> in every slot of a run that has been
+    /// unmapped: one compare-and-swap per slot, since the OS may already have given a page to a new run whose
+    /// entry must stay.
+    /// </summary>
+    private static void ReplaceSlots(nint address, nuint length, long expected, long value)
     {
         ulong firstPage = (ulong)address >> s_pageShift;
         ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
@@ -253,6 +257,24 @@ internal static partial class PageSideTable
         {
             long[] leaf = s_leaves[page >> LeafBits]!;
             Interlocked.CompareExchange(ref leaf[page & ((1 << LeafBits) - 1)], value, expected);
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="value"/> in every slot of a run that is still mapped and registered, with plain
+    /// releasing stores: while it is, no other run can be given its pages, and only the holder of its dead
+    /// life (the one caller of <see cref="Reissue"/>) writes its slots. The run's state was written first, so
+    /// a reader that finds the new entry in a slot finds the new generation in the state; one that finds the
+    /// old entry finds a generation that no longer matches it and treats the piece as released.
+    /// </summary>
+    private static void RewriteSlots(nint address, nuint length, long value)
+    {
+        ulong firstPage = (ulong)address >> s_pageShift;
+        ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
+        for (ulong page = firstPage; page <= lastPage; page++)
+        {
+            long[] leaf = s_leaves[page >> LeafBits]!;
+            Volatile.Write(ref leaf[page & ((1 << LeafBits) - 1)], value);
         }
     }
 
