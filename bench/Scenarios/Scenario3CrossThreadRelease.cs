@@ -10,7 +10,8 @@ namespace NativeZcopy.Bench.Scenarios;
 /// figure is wall time per piece with both threads busy; the Ratio is against the same system's
 /// single-thread pair. The RingOnlyFloor category hands a plain value through the same ring with nothing
 /// allocated, so its cross-thread row is what the hand-off alone costs; its baseline puts each value in
-/// and takes it out on one thread.
+/// and takes it out on one thread. RingOnlyPieceFloor does the same with a <see cref="BioVec"/>-sized
+/// handle, three times the bytes per slot, which is what NativeZcopy's rows hand over.
 /// </summary>
 public class Scenario3CrossThreadRelease : TwoThreadScenario
 {
@@ -23,6 +24,8 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     private CrossThreadRig<DotNettySystem, IByteBuffer>? _dotNettyRig;
     private CrossThreadRig<RingOnlyFloorSystem, nint>? _floorRig;
     private SpscRing<nint>? _floorRing;
+    private CrossThreadRig<RingOnlyPieceFloorSystem, BioVec>? _pieceFloorRig;
+    private SpscRing<BioVec>? _pieceFloorRing;
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy")]
     public void NativeZcopySameThread() => Workloads.Pairs<ZcopySystem, BioVec>(Zcopy, Size, Pieces);
@@ -60,10 +63,17 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     public void DotNettyCrossThread() => (_dotNettyRig ??= Started(new CrossThreadRig<DotNettySystem, IByteBuffer>(DotNetty, Size, Pieces, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyFloor")]
-    public void RingOnlyFloorSameThread() => Workloads.RingRoundTrips(_floorRing ??= new SpscRing<nint>(RingCapacity), Pieces);
+    public void RingOnlyFloorSameThread() => Workloads.RingRoundTrips(_floorRing ??= new SpscRing<nint>(RingCapacity), Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyFloor")]
     public void RingOnlyFloorCrossThread() => (_floorRig ??= Started(new CrossThreadRig<RingOnlyFloorSystem, nint>(default, Size, Pieces, RingCapacity))).Run();
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyPieceFloor")]
+    public void RingOnlyPieceFloorSameThread() => Workloads.RingRoundTrips(_pieceFloorRing ??= new SpscRing<BioVec>(RingCapacity), default, Pieces);
+
+    /// <summary>The hand-off of a <see cref="BioVec"/>-sized handle alone: NativeZcopy's cross-thread rows less the allocator.</summary>
+    [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyPieceFloor")]
+    public void RingOnlyPieceFloorCrossThread() => (_pieceFloorRig ??= Started(new CrossThreadRig<RingOnlyPieceFloorSystem, BioVec>(default, Size, Pieces, RingCapacity))).Run();
 
     private protected override void ForgetRigs()
     {
@@ -74,5 +84,7 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
         _dotNettyRig = null;
         _floorRig = null;
         _floorRing = null;
+        _pieceFloorRig = null;
+        _pieceFloorRing = null;
     }
 }

@@ -32,14 +32,14 @@ internal static class Workloads
     }
 
     /// <summary>
-    /// Scenario 3's ring-only baseline: <paramref name="count"/> values, each put into <paramref name="ring"/>
+    /// Scenario 3's ring-only baselines: <paramref name="count"/> times <paramref name="item"/>, put into <paramref name="ring"/>
     /// and taken out again by this same thread, so every cursor and slot stays in this core's cache.
     /// </summary>
-    public static void RingRoundTrips(SpscRing<nint> ring, int count)
+    public static void RingRoundTrips<T>(SpscRing<T> ring, T item, int count)
     {
         for (int i = 0; i < count; i++)
         {
-            ring.Enqueue(i);
+            ring.Enqueue(item);
             ring.Dequeue();
         }
     }
