@@ -14,9 +14,10 @@ namespace NativeZcopy.SideTable;
 /// <see cref="System.Threading.Interlocked"/> and <see cref="System.Threading.Volatile"/>.
 /// <para>
 /// 64 bytes, one cache line: descriptors sit side by side in their chunk, and two arenas' current folios
-/// are often neighbours there. At 32 bytes, two threads releasing pieces of their own folios each took
-/// the other's line on every compare-and-swap of <see cref="State"/> (measured: two threads 2.9 times
-/// slower per operation than one; see docs/benchmarks.md).
+/// are often neighbours there. At 32 bytes, two threads releasing pieces of their own folios could take
+/// the other's line on every compare-and-swap of <see cref="State"/>. With the thread cache a folio's count
+/// moves about once per slice, so the two-thread scenario measured the same either way (docs/benchmarks.md,
+/// step 26); the padding is for the paths without it (arenas only, batches, cross-thread releases).
 /// </para>
 /// <para>
 /// Explicit layout, because the runtime gives a sequential struct holding a reference the automatic
