@@ -311,11 +311,20 @@ public sealed class ZcopyAllocator : IDisposable
             }
         }
 
-        int done = 0;
+        // Small pieces come from the thread's slice, as Alloc cuts them but in one critical section for all of
+        // them: no lock and no atomic operation, one thread-static read, and the pieces lie side by side, so
+        // PutBatch on this thread takes them back in one step. Nothing here throws, so no exception region.
+        int done = ThreadSlice.Current is { } slice && _maxSlicedSize != 0
+            ? slice.CutRun(this, sizes, pieces, _maxSlicedSize, _alignmentMask)
+            : 0;
+        if (done == sizes.Length)
+        {
+            return done;
+        }
+
         try
         {
-            // Small pieces come from the thread's slice, as Alloc cuts them: no lock at all, and the pieces
-            // still lie side by side, so PutBatch on this thread takes them back in one step.
+            // The rest one at a time: a slice change, or pieces too large for slices.
             while (done < sizes.Length && (uint)(sizes[done] - 1) < (uint)_maxSlicedSize)
             {
                 pieces[done] = Alloc(sizes[done]);

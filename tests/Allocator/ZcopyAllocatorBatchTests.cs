@@ -8,37 +8,89 @@ namespace NativeZcopy.Tests.Allocator;
 public sealed class ZcopyAllocatorBatchTests
 {
     [Fact]
-    public void With_the_thread_cache_small_pieces_come_from_the_slice_side_by_side_and_go_back_together()
-    {
-        var source = new FaultInjectingPageSource();
-        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
-        Exception? failure = null;
-        var thread = new System.Threading.Thread(() =>
+    public void With_the_thread_cache_small_pieces_come_from_the_slice_side_by_side_and_go_back_together() =>
+        OnOneThreadThenNothingMapped((allocator, _) =>
         {
-            try
-            {
-                int[] sizes = [64, 100, 16, 4000];
-                var pieces = new BioVec[sizes.Length];
-                Assert.Equal(sizes.Length, allocator.AllocBatch(sizes, pieces));
-                Assert.Equal(pieces[0].Page, pieces[2].Page);
-                Assert.Equal(pieces[0].Offset + 64, pieces[1].Offset);     // cut in order from one slice
-                Assert.Equal(pieces[1].Offset + 104, pieces[2].Offset);
-                int count = NativePages.RefCount(pieces[0].Page);
-                NativePages.PutBatch(pieces.AsSpan(0, 3));                  // taken back: the shared count stays
-                Assert.Equal(count, NativePages.RefCount(pieces[0].Page));
-                NativePages.Put(pieces[3]);                                 // 4000 B: from the arena
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
+            int[] sizes = [64, 100, 16, 4000];
+            var pieces = new BioVec[sizes.Length];
+            Assert.Equal(sizes.Length, allocator.AllocBatch(sizes, pieces));
+            Assert.Equal(pieces[0].Page, pieces[2].Page);
+            Assert.Equal(pieces[0].Offset + 64, pieces[1].Offset);     // cut in order from one slice
+            Assert.Equal(pieces[1].Offset + 104, pieces[2].Offset);
+            int count = NativePages.RefCount(pieces[0].Page);
+            NativePages.PutBatch(pieces.AsSpan(0, 3));                  // taken back: the shared count stays
+            Assert.Equal(count, NativePages.RefCount(pieces[0].Page));
+            NativePages.Put(pieces[3]);                                 // 4000 B: from the arena
         });
-        thread.Start();
-        thread.Join();
-        Assert.Null(failure);
-        allocator.Dispose();
-        Assert.Equal(0, source.BytesMapped);
-    }
+
+    [Fact]
+    public void On_a_thread_with_a_slice_a_message_is_cut_in_one_run_and_taken_back_in_one_run() =>
+        OnOneThreadThenNothingMapped((allocator, _) =>
+        {
+            BioVec first = allocator.Alloc(8);                         // installs the thread's slice
+            int count = NativePages.RefCount(first.Page);
+            var pieces = new BioVec[3];
+
+            Assert.Equal(3, allocator.AllocBatch([64, 16, 8], pieces));
+
+            Assert.Equal(first.Page, pieces[0].Page);
+            Assert.Equal(first.Offset + 8, pieces[0].Offset);         // cut in order after the first piece
+            Assert.Equal(pieces[0].Offset + 64, pieces[1].Offset);
+            Assert.Equal(pieces[1].Offset + 16, pieces[2].Offset);
+            Assert.Equal(count, NativePages.RefCount(first.Page));     // from the slice's share, not the count
+            Assert.Equal(4, allocator.GetStatistics().FragmentsAllocated);
+            NativePages.PutBatch(pieces);
+            Assert.Equal(count, NativePages.RefCount(first.Page));     // taken back into the share
+            NativePages.Put(first);
+        });
+
+    [Fact]
+    public void A_batch_larger_than_what_is_left_of_the_slice_goes_on_with_a_new_slice() =>
+        OnOneThreadThenNothingMapped((allocator, _) =>
+        {
+            BioVec first = allocator.Alloc(8);                         // an 8 KiB first slice: three 2 KiB pieces fit after it
+            int[] sizes = [2048, 2048, 2048, 2048, 2048];
+            var pieces = new BioVec[sizes.Length];
+
+            Assert.Equal(sizes.Length, allocator.AllocBatch(sizes, pieces));
+
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                Assert.Equal(2048, pieces[i].Length);
+                pieces[i].AsSpan().Fill((byte)(i + 1));
+            }
+
+            Assert.Equal(first.Offset + 8 + (2 * 2048), pieces[2].Offset);
+            Assert.NotEqual(pieces[2].Offset + 2048, pieces[3].Offset); // the fourth did not fit: a new slice
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                Assert.True(pieces[i].AsSpan().IndexOfAnyExcept((byte)(i + 1)) < 0, $"piece {i} overlaps another");
+            }
+
+            NativePages.PutBatch(pieces);
+            NativePages.Put(first);
+        });
+
+    [Fact]
+    public void PutBatch_takes_back_the_slices_leading_pieces_and_releases_the_rest_as_before() =>
+        OnOneThreadThenNothingMapped((allocator, source) =>
+        {
+            using var other = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false }, source, processors: 1);
+            BioVec run = NativePages.Alloc(100);
+            BioVec first = allocator.Alloc(8);
+            var mine = new BioVec[3];
+            allocator.AllocBatch([32, 32, 32], mine);
+            BioVec foreign = other.Alloc(64);
+            int count = NativePages.RefCount(first.Page);
+            int foreignCount = NativePages.RefCount(foreign.Page);
+
+            NativePages.PutBatch([mine[0], mine[1], run, foreign, mine[2]]);
+
+            Assert.Equal(count, NativePages.RefCount(first.Page));      // all three back in the share
+            Assert.Equal(foreignCount - 1, NativePages.RefCount(foreign.Page));
+            Assert.False(NativePages.IsCurrent(run));
+            NativePages.Put(first);
+        });
 
     [Fact]
     public void AllocBatch_cuts_every_size_in_order_across_folio_boundaries()
@@ -141,5 +193,23 @@ public sealed class ZcopyAllocatorBatchTests
         Assert.Equal(1, NativePages.RefCount(run.Page));
         NativePages.PutBatch([run]);
         Assert.False(NativePages.IsCurrent(run));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a thread of its own (its slice and deferrals start empty) with an allocator
+    /// of 16 KiB folios over a fault-injecting source, then disposes the allocator and checks that nothing the
+    /// source mapped is still mapped: a reference lost or taken twice on the way would keep a folio or free it early.
+    /// </summary>
+    private static void OnOneThreadThenNothingMapped(Action<ZcopyAllocator, FaultInjectingPageSource> body)
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        using (var thread = new DedicatedThread())
+        {
+            thread.Run(() => body(allocator, source));
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
     }
 }

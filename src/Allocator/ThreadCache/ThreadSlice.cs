@@ -168,9 +168,67 @@ internal sealed class ThreadSlice
     }
 
     /// <summary>
+    /// Owner only. Cuts the leading pieces of <paramref name="sizes"/> into <paramref name="pieces"/> in one
+    /// critical section, while each is at most <paramref name="maxSize"/> bytes and the slice is
+    /// <paramref name="allocator"/>'s and has room; returns how many it cut (0 when a reclaimer is at work).
+    /// </summary>
+    public int CutRun(ZcopyAllocator allocator, ReadOnlySpan<int> sizes, Span<BioVec> pieces, int maxSize, int alignmentMask)
+    {
+        int cut = 0;
+        Volatile.Write(ref _busy, 1);
+        if (Volatile.Read(ref _revoked) == 0 && _allocator == allocator)
+        {
+            for (; cut < sizes.Length; cut++)
+            {
+                int size = sizes[cut];
+                if ((uint)(size - 1) >= (uint)maxSize || !_slice.TryCut(size, (size + alignmentMask) & ~alignmentMask, out pieces[cut]))
+                {
+                    break;
+                }
+            }
+        }
+
+        Volatile.Write(ref _busy, 0);
+        return cut;
+    }
+
+    /// <summary>
+    /// Owner only. Takes back, in one critical section, the leading pieces of <paramref name="pieces"/> that
+    /// were cut from this slice's folio life (one reference each, as <see cref="TryTakeBack"/>); returns how
+    /// many it took (0 when a reclaimer is at work).
+    /// </summary>
+    public int TakeBackRun(ReadOnlySpan<BioVec> pieces)
+    {
+        int taken = 0;
+        if (pieces.Length != 0 && pieces[0].Entry == _slice.Entry)
+        {
+            Volatile.Write(ref _busy, 1);
+            if (Volatile.Read(ref _revoked) == 0)
+            {
+                while (taken < pieces.Length && _slice.TryTakeBack(pieces[taken], 1))
+                {
+                    taken++;
+                }
+            }
+
+            Volatile.Write(ref _busy, 0);
+        }
+
+        return taken;
+    }
+
+    /// <summary>
     /// Owner only. Takes <paramref name="refs"/> released references of <paramref name="piece"/> back into
-    /// the slice's share if the piece was cut from this slice's folio life, or adds them to the references
-    /// deferred on its life; false otherwise (the caller then goes through <see cref="Defer"/>).
+    /// the slice's share if the piece was cut from this slice's folio life (<see cref="TryTakeBack"/>), or
+    /// adds them to the references deferred on its life (<see cref="TryDefer"/>); false otherwise (the
+    /// caller then goes through <see cref="Defer"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryRelease(in BioVec piece, int refs) => TryTakeBack(piece, refs) || TryDefer(piece, refs);
+
+    /// <summary>
+    /// Owner only. Takes <paramref name="refs"/> released references of <paramref name="piece"/> back into
+    /// the slice's share if the piece was cut from this slice's folio life; false otherwise.
     /// </summary>
     /// <remarks>
     /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may come back here twice: its extra
@@ -180,9 +238,9 @@ internal sealed class ThreadSlice
     /// count, starts a folio over.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryRelease(in BioVec piece, int refs)
+    public bool TryTakeBack(in BioVec piece, int refs)
     {
-        // Hints outside the section, so releases of other memory pay no store.
+        // A hint outside the section, so releases of other memory pay no store.
         if (piece.Entry == _slice.Entry)
         {
             Volatile.Write(ref _busy, 1);
@@ -193,12 +251,19 @@ internal sealed class ThreadSlice
             }
 
             Volatile.Write(ref _busy, 0);
-            return false;
         }
 
-        // The deferral's fields by value: a reference to the piece would make callers keep it in memory.
-        return piece.Entry == _deferred.Entry && TryAddDeferred(piece.Page, piece.Entry, refs);
+        return false;
     }
+
+    /// <summary>
+    /// Owner only. Adds <paramref name="refs"/> released references of <paramref name="piece"/> to the
+    /// references deferred on its life if that is the life the thread is deferring; false otherwise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryDefer(in BioVec piece, int refs) =>
+        // The deferral's fields by value: a reference to the piece would make callers keep it in memory.
+        piece.Entry == _deferred.Entry && TryAddDeferred(piece.Page, piece.Entry, refs);
 
     /// <summary>
     /// Owner only, after <see cref="TryRelease"/> said no or for a release by address, once the caller has
@@ -276,12 +341,13 @@ internal sealed class ThreadSlice
         }
     }
 
-    /// <summary>Owner only: <see cref="TryRelease"/> for a piece of the deferred life.</summary>
+    /// <summary>Owner only: <see cref="TryDefer"/> for a piece of the deferred life.</summary>
     /// <remarks>
     /// Every release of a run but the first and the last comes here, so the final drop is out of line: this
-    /// path then needs no callee-saved register, and costs no pushes and pops.
+    /// path then needs no callee-saved register, and costs no pushes and pops. Inlined into
+    /// <see cref="NativePages"/>' one out-of-line fallback of Put, so a release on another thread costs one call.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryAddDeferred(nint page, long entry, int refs)
     {
         Volatile.Write(ref _busy, 1);
