@@ -33,13 +33,15 @@ internal static class Workloads
 
     /// <summary>
     /// Scenario 3's ring-only baselines: <paramref name="count"/> times <paramref name="item"/>, put into <paramref name="ring"/>
-    /// and taken out again by this same thread, so every cursor and slot stays in this core's cache.
+    /// and taken out again by this same thread, so every cursor and slot stays in this core's cache. Each item
+    /// is published at once (<see cref="SpscRing{T}.Flush"/>), since this thread is its only reader.
     /// </summary>
     public static void RingRoundTrips<T>(SpscRing<T> ring, T item, int count)
     {
         for (int i = 0; i < count; i++)
         {
             ring.Enqueue(item);
+            ring.Flush();
             ring.Dequeue();
         }
     }

@@ -35,6 +35,7 @@ internal sealed class CrossThreadRig<TSystem, THandle> : IDisposable
             _ring.Enqueue(_system.Alloc(_size));
         }
 
+        _ring.Flush();
         _releaser.Wait();
     }
 
