@@ -324,7 +324,8 @@ public sealed class ZcopyAllocator : IDisposable
 
         try
         {
-            // The rest one at a time: a slice change, or pieces too large for slices.
+            // The rest as before: small pieces one at a time (the slice is used up, another allocator's, or
+            // being reclaimed), then larger ones in runs under one arena lock.
             while (done < sizes.Length && (uint)(sizes[done] - 1) < (uint)_maxSlicedSize)
             {
                 pieces[done] = Alloc(sizes[done]);

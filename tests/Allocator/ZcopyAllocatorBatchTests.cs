@@ -93,6 +93,53 @@ public sealed class ZcopyAllocatorBatchTests
         });
 
     [Fact]
+    public void AllocBatch_that_fails_after_cutting_from_the_slice_gives_those_pieces_back()
+    {
+        // 4 KiB folios: a 2 KiB slice and a 1500 B piece fill the first; the batch's 2 KiB piece needs a
+        // second folio, whose map fails after the two 64 B pieces were cut from the slice in one run.
+        var source = new FaultInjectingPageSource { FailMapNumber = 2 };
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096 }, source, processors: 1);
+        using (var thread = new DedicatedThread())
+        {
+            thread.Run(() =>
+            {
+                BioVec first = allocator.Alloc(8);
+                BioVec held = allocator.Alloc(1500);
+                var pieces = new BioVec[3];
+
+                Assert.Throws<OutOfMemoryException>(() => allocator.AllocBatch([64, 64, 2048], pieces));
+
+                // The two 64 B pieces went back to the slice's share (Dispose below leaves a folio mapped while
+                // any piece still holds it), and the slice moved on past them.
+                BioVec next = allocator.Alloc(8);
+                Assert.Equal(first.Offset + 8 + 128, next.Offset);          // and nothing is cut twice
+                NativePages.Put(next);
+                NativePages.Put(first);
+                NativePages.Put(held);
+            });
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void PutBatch_after_taking_back_slice_pieces_still_reports_a_stale_one() =>
+        OnOneThreadThenNothingMapped((allocator, _) =>
+        {
+            BioVec gone = NativePages.Alloc(100);
+            NativePages.Put(gone);
+            var mine = new BioVec[2];
+            allocator.AllocBatch([16, 16], mine);
+            int count = NativePages.RefCount(mine[0].Page);
+
+            var error = Assert.Throws<InvalidOperationException>(() => NativePages.PutBatch([mine[0], mine[1], gone]));
+
+            Assert.Contains(gone.ToString(), error.Message, StringComparison.Ordinal);
+            Assert.Equal(count, NativePages.RefCount(mine[0].Page));       // both taken back all the same
+        });
+
+    [Fact]
     public void AllocBatch_cuts_every_size_in_order_across_folio_boundaries()
     {
         var source = new FaultInjectingPageSource();

@@ -174,11 +174,14 @@ internal sealed class ThreadSlice
     /// </summary>
     public int CutRun(ZcopyAllocator allocator, ReadOnlySpan<int> sizes, Span<BioVec> pieces, int maxSize, int alignmentMask)
     {
+        // Bounded by both spans, so nothing in the section can throw: a throw would leave _busy set and a
+        // reclaimer waiting for it forever.
+        int count = Math.Min(sizes.Length, pieces.Length);
         int cut = 0;
         Volatile.Write(ref _busy, 1);
         if (Volatile.Read(ref _revoked) == 0 && _allocator == allocator)
         {
-            for (; cut < sizes.Length; cut++)
+            for (; cut < count; cut++)
             {
                 int size = sizes[cut];
                 if ((uint)(size - 1) >= (uint)maxSize || !_slice.TryCut(size, (size + alignmentMask) & ~alignmentMask, out pieces[cut]))
@@ -345,7 +348,8 @@ internal sealed class ThreadSlice
     /// <remarks>
     /// Every release of a run but the first and the last comes here, so the final drop is out of line: this
     /// path then needs no callee-saved register, and costs no pushes and pops. Inlined into
-    /// <see cref="NativePages"/>' one out-of-line fallback of Put, so a release on another thread costs one call.
+    /// <see cref="NativePages"/>' one out-of-line fallback of Put, so a release on another thread costs one
+    /// call, which saves no callee-saved register either (its disassembly pushes only rbp).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryAddDeferred(nint page, long entry, int refs)
@@ -435,7 +439,8 @@ internal sealed class ThreadSlice
     /// </summary>
     public void Reclaim(ZcopyAllocator? allocator, out ZcopyAllocator? owner, out FolioSlice held, out DeferredRelease deferred)
     {
-        // The owner's sections are a few instructions long; if it was preempted inside one we wait for the
+        // The owner's sections are a few instructions long (a message's pieces, for the batch calls); if it was
+        // preempted inside one we wait for the
         // scheduler to run it again, which SpinWait's yields and sleeps allow.
         var wait = default(SpinWait);
         while (Volatile.Read(ref _busy) != 0)
