@@ -31,7 +31,7 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     public void NativeZcopySameThread() => Workloads.Pairs<ZcopySystem, BioVec>(Zcopy, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy")]
-    public void NativeZcopyCrossThread() => (_zcopyRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(Zcopy, Size, Pieces, RingCapacity))).Run();
+    public void NativeZcopyCrossThread() => (_zcopyRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(Zcopy, Size, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy (retain-16)")]
     public void NativeZcopyRetainingSameThread() => Workloads.Pairs<ZcopySystem, BioVec>(ZcopyRetaining, Size, Pieces);
@@ -42,38 +42,38 @@ public class Scenario3CrossThreadRelease : TwoThreadScenario
     /// with retention the folio is kept and reused, and what is left is the allocator's own cross-thread cost.
     /// </summary>
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeZcopy (retain-16)")]
-    public void NativeZcopyRetainingCrossThread() => (_zcopyRetainingRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(ZcopyRetaining, Size, Pieces, RingCapacity))).Run();
+    public void NativeZcopyRetainingCrossThread() => (_zcopyRetainingRig ??= Started(new CrossThreadRig<ZcopySystem, BioVec>(ZcopyRetaining, Size, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("NativeMemory")]
     public void NativeMemorySameThread() => Workloads.Pairs<NativeMemorySystem, nint>(default, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("NativeMemory")]
-    public void NativeMemoryCrossThread() => (_mallocRig ??= Started(new CrossThreadRig<NativeMemorySystem, nint>(default, Size, Pieces, RingCapacity))).Run();
+    public void NativeMemoryCrossThread() => (_mallocRig ??= Started(new CrossThreadRig<NativeMemorySystem, nint>(default, Size, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("ArrayPoolPin")]
     public void ArrayPoolPinSameThread() => Workloads.Pairs<ArrayPoolPinSystem, PinnedRental>(default, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("ArrayPoolPin")]
-    public void ArrayPoolPinCrossThread() => (_arrayPoolRig ??= Started(new CrossThreadRig<ArrayPoolPinSystem, PinnedRental>(default, Size, Pieces, RingCapacity))).Run();
+    public void ArrayPoolPinCrossThread() => (_arrayPoolRig ??= Started(new CrossThreadRig<ArrayPoolPinSystem, PinnedRental>(default, Size, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("DotNettyPooled")]
     public void DotNettySameThread() => Workloads.Pairs<DotNettySystem, IByteBuffer>(DotNetty, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("DotNettyPooled")]
-    public void DotNettyCrossThread() => (_dotNettyRig ??= Started(new CrossThreadRig<DotNettySystem, IByteBuffer>(DotNetty, Size, Pieces, RingCapacity))).Run();
+    public void DotNettyCrossThread() => (_dotNettyRig ??= Started(new CrossThreadRig<DotNettySystem, IByteBuffer>(DotNetty, Size, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyFloor")]
     public void RingOnlyFloorSameThread() => Workloads.RingRoundTrips(_floorRing ??= new SpscRing<nint>(RingCapacity), Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyFloor")]
-    public void RingOnlyFloorCrossThread() => (_floorRig ??= Started(new CrossThreadRig<RingOnlyFloorSystem, nint>(default, Size, Pieces, RingCapacity))).Run();
+    public void RingOnlyFloorCrossThread() => (_floorRig ??= Started(new CrossThreadRig<RingOnlyFloorSystem, nint>(default, Size, RingCapacity))).Run();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyPieceFloor")]
     public void RingOnlyPieceFloorSameThread() => Workloads.RingRoundTrips(_pieceFloorRing ??= new SpscRing<BioVec>(RingCapacity), default, Pieces);
 
     /// <summary>The hand-off of a <see cref="BioVec"/>-sized handle alone: NativeZcopy's cross-thread rows less the allocator.</summary>
     [Benchmark(OperationsPerInvoke = Pieces), BenchmarkCategory("RingOnlyPieceFloor")]
-    public void RingOnlyPieceFloorCrossThread() => (_pieceFloorRig ??= Started(new CrossThreadRig<RingOnlyPieceFloorSystem, BioVec>(default, Size, Pieces, RingCapacity))).Run();
+    public void RingOnlyPieceFloorCrossThread() => (_pieceFloorRig ??= Started(new CrossThreadRig<RingOnlyPieceFloorSystem, BioVec>(default, Size, RingCapacity))).Run();
 
     private protected override void ForgetRigs()
     {

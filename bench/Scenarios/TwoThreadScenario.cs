@@ -4,6 +4,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using DotNetty.Buffers;
 using NativeZcopy.Bench.Systems;
+using NativeZcopy.Bench.Threads;
 
 namespace NativeZcopy.Bench.Scenarios;
 
@@ -16,8 +17,11 @@ namespace NativeZcopy.Bench.Scenarios;
 [CategoriesColumn]
 public abstract class TwoThreadScenario
 {
-    /// <summary>Pieces per benchmark invocation (per thread); per-op figures are per piece.</summary>
-    protected const int Pieces = 4096;
+    /// <summary>
+    /// Pieces per benchmark invocation (per thread); per-op figures are per piece. A constant the rigs' loops
+    /// use too (see <see cref="TwinRig{TSystem, THandle}.RunPairs"/>).
+    /// </summary>
+    internal const int Pieces = 4096;
 
     /// <summary>Rigs started by the benchmarks of the current case, stopped at its cleanup.</summary>
     private readonly List<IDisposable> _rigs = [];

@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
@@ -8,7 +9,8 @@ namespace NativeZcopy.Bench.Threads;
 /// Full and empty are waited out by spinning (yielding, never sleeping), as a completion port's poller does.
 /// Each side publishes its cursor once per <see cref="Batch"/> items, as the kernel's <c>ptr_ring</c> frees
 /// its slots and as MCRingBuffer moves both its cursors: the other side then sees the ring move in steps of
-/// whole cache lines of slots and never reads a line the first is still writing.
+/// several cache lines of slots, and the two share a line only at a step's boundary (slots are not
+/// line-aligned), not on every item.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -67,6 +69,12 @@ internal sealed class SpscRing<T>
     /// <summary>Creates a ring of <paramref name="capacityPow2"/> slots (a power of two, at least 2 x <see cref="Batch"/>).</summary>
     public SpscRing(int capacityPow2)
     {
+        // Below two batches one thread putting and taking in turn would wait for a Head it never publishes.
+        if (capacityPow2 < 2 * Batch || (capacityPow2 & (capacityPow2 - 1)) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacityPow2), capacityPow2, $"A ring needs a power of two of at least {2 * Batch} slots.");
+        }
+
         _first = (128 + Unsafe.SizeOf<T>() - 1) / Unsafe.SizeOf<T>();
         _slots = new T[_first + capacityPow2 + _first];
         _capacity = capacityPow2;
