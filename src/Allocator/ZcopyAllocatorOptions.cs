@@ -46,7 +46,7 @@ public sealed class ZcopyAllocatorOptions
 
     /// <summary>
     /// Let each thread cut pieces up to 2 KiB from a slice of a folio it takes for itself (8 KiB at first,
-    /// doubling to 32 KiB while the thread keeps using them), and take back the pieces it releases there,
+    /// doubling up to a whole folio while the thread keeps using them), and take back the pieces it releases there,
     /// with no lock and no atomic operation per piece (on by default). Releases of pieces up to 2 KiB on
     /// another folio (another thread's, or one the slice has moved past) are deferred per thread and
     /// dropped from the folio's count in one step when the thread releases a piece of another folio, when

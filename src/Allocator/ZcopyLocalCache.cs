@@ -12,8 +12,8 @@ namespace NativeZcopy;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The cache takes a slice of a folio from the allocator (the largest a busy thread's slice grows to, 32 KiB
-/// with the default folio) and cuts and takes back pieces with plain arithmetic on its share of references
+/// The cache takes a slice of a folio from the allocator (the largest a busy thread's slice grows to, the
+/// whole 64 KiB folio by default) and cuts and takes back pieces with plain arithmetic on its share of references
 /// (see <see cref="FolioSlice"/>); the folio's shared count moves only when the cache changes slices or is
 /// disposed, and the folio is unmapped then if nothing else holds it.
 /// </para>
