@@ -6,6 +6,7 @@ using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
+using NativeZcopy.SideTable;
 using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
@@ -434,6 +435,23 @@ public sealed class ZcopyAllocator : IDisposable
             {
                 _owner.UnmapExclusive(spare);
                 trimmed++;
+            }
+
+            // The parked folio: unmapped now if no piece holds it any more (the arena's share is then all
+            // its count, and with the share taken out of the arena nobody else can reach it, as with the
+            // spare), else its share is given back and its last Put unmaps it.
+            long parked = _arenas[i].TakeParked(out int parkedBias);
+            if (parked != 0)
+            {
+                if (PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(parked).State)) == parkedBias)
+                {
+                    _owner.UnmapExclusive(parked);
+                    trimmed++;
+                }
+                else
+                {
+                    FolioOwner.ReleaseShare(parked, parkedBias);
+                }
             }
         }
 

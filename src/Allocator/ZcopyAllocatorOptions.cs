@@ -26,7 +26,8 @@ public sealed class ZcopyAllocatorOptions
 
     /// <summary>
     /// Up to this many folios per arena whose last reference was dropped are kept mapped for reuse instead
-    /// of unmapped (0, the default, unmaps at once: the design's policy). At most
+    /// of unmapped (0, the default, unmaps at once: the design's policy; an arena still parks one full folio
+    /// for one folio change, see <see cref="Arenas.Arena"/>). At most
     /// <c>RetainedFoliosPerArena x FolioSize x ArenaCount</c> bytes are held this way; <see cref="ZcopyAllocator.Trim"/>
     /// and <see cref="ZcopyAllocator.Dispose"/> give them back. From 0 to 1024.
     /// </summary>

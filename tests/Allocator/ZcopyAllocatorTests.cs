@@ -74,9 +74,13 @@ public sealed class ZcopyAllocatorTests
         BioVec first = allocator.Alloc(8192);
         BioVec second = allocator.Alloc(8192);     // fills the folio
         NativePages.Get(second.Address + 100);      // an extra ref, as a second user of the bytes
-        BioVec third = allocator.Alloc(8192);       // retires the first folio (pieces still hold it)
+        BioVec third = allocator.Alloc(8192);       // the first folio is full with pieces out: parked
+        BioVec fourth = allocator.Alloc(8192);
+        BioVec fifth = allocator.Alloc(8192);       // the second parked in its turn: the first let go to its pieces
         Assert.NotEqual(first.Page, third.Page);
         Assert.Equal(first.Page, second.Page);
+        Assert.Equal(third.Page, fourth.Page);
+        Assert.NotEqual(third.Page, fifth.Page);
         nint folio = first.Page;
 
         NativePages.Put(first);
@@ -90,12 +94,14 @@ public sealed class ZcopyAllocatorTests
         Assert.True(ProcMaps.IsGone(folio, 16384, marker));
         Assert.False(NativePages.IsNativePage(folio));
         ZcopyStatistics stats = allocator.GetStatistics();
-        Assert.Equal(2, stats.FoliosMapped);
+        Assert.Equal(3, stats.FoliosMapped);
         Assert.Equal(1, stats.FoliosUnmapped);
-        Assert.Equal(1, stats.LiveFolios);
-        Assert.Equal(3, stats.FragmentsAllocated);
+        Assert.Equal(2, stats.LiveFolios);
+        Assert.Equal(5, stats.FragmentsAllocated);
 
         NativePages.Put(third);
+        NativePages.Put(fourth);
+        NativePages.Put(fifth);
     }
 
     [Fact]

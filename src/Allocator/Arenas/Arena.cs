@@ -12,8 +12,8 @@ namespace NativeZcopy.Arenas;
 /// </summary>
 /// <remarks>
 /// <para>
-/// <b>Layout.</b> Arenas live side by side in one array, so each is 128 bytes with its fields in the second
-/// half: two arenas' fields are always at least 64 bytes apart and never share a cache line.
+/// <b>Layout.</b> Arenas live side by side in one array, so each is 192 bytes with its fields from byte 64
+/// to 132: two arenas' fields are always at least 64 bytes apart and never share a cache line.
 /// </para>
 /// <para>
 /// <b>Ownership.</b> Every field except the spin lock word is owned by whoever holds the spin lock; the
@@ -33,8 +33,19 @@ namespace NativeZcopy.Arenas;
 /// one interlocked add per folio retired and, when a folio is reissued in place, the rewrite of its
 /// side-table slots.
 /// </para>
+/// <para>
+/// <b>The parked folio.</b> A folio is full when the arena has nothing left to cut from it; if pieces
+/// still hold it then (a message whose header was cut from its end, a batch another thread is releasing),
+/// giving the arena's share back would leave it to them, and with the default policy the last of them
+/// would unmap it while the arena maps another. So the arena parks it instead, with its share, and
+/// retires it at the next folio change: by then those pieces are usually back, the count drops to zero
+/// under the lock, and the folio is reissued in place. One folio is parked at most; a parked folio still
+/// referenced at the next change is left to its pieces as before, and Trim and Dispose give the parked
+/// share back. A user's last Put on a parked folio does not unmap it, as on the current folio: the
+/// arena's share still holds it.
+/// </para>
 /// </remarks>
-[StructLayout(LayoutKind.Explicit, Size = 128)]
+[StructLayout(LayoutKind.Explicit, Size = 192)]
 internal struct Arena
 {
     /// <summary>0 when free, 1 when held.</summary>
@@ -72,6 +83,14 @@ internal struct Arena
     /// <summary>Folios this arena reissued in place.</summary>
     [FieldOffset(112)]
     private long _reusedInPlace;
+
+    /// <summary>Side-table entry of the parked folio (full, still referenced when it was let go), or 0.</summary>
+    [FieldOffset(120)]
+    private long _parkedEntry;
+
+    /// <summary>References on the parked folio that are still the arena's own.</summary>
+    [FieldOffset(128)]
+    private int _parkedBias;
 
     /// <summary>Pieces handed out by this arena.</summary>
     public readonly long FragmentsAllocated => Volatile.Read(in _fragmentsAllocated);
@@ -265,32 +284,56 @@ internal struct Arena
     }
 
     /// <summary>
-    /// Lets the current folio go, giving back the arena's remaining share. If that was the last reference,
-    /// reissues the folio in place and returns true. Lock held.
+    /// Lets the full current folio go. If every piece is back, reissues it in place. Otherwise parks it (see
+    /// the remarks) and first retires the folio parked before it: if that one's pieces are all back, it is
+    /// reissued and becomes the current folio. Returns true when there is a current folio again. Lock held.
     /// </summary>
     private bool RetireCurrent(FolioOwner owner)
     {
         long entry = _folioEntry;
-        long after = Interlocked.Add(ref PageSideTable.Run(entry).State, -_bias);
-        if (PageSideTable.CountOfState(after) == 0)
+        ref long state = ref PageSideTable.Run(entry).State;
+
+        // A plain read decides between retiring and parking: while the arena holds its share the count
+        // cannot drop below it, and a stale read only parks a folio that is in fact free, which the next
+        // change reissues. If it says free but a Get raced in (only a stale piece can do that), the share
+        // is given back all the same and the folio is left to that piece.
+        bool free = PageSideTable.CountOfState(Volatile.Read(ref state)) == _bias;
+        if (free && TryReissue(entry, _bias, owner))
         {
-            // No piece of this folio is referenced any more, so nobody else can reach its state: give it a
-            // new generation (stale pieces of its last life are refused from now on) and start over. If the
-            // allocator is being disposed, Drain runs after us on this lock and gives the folio back.
-            _folioEntry = PageSideTable.Reissue(entry, owner.FullShare, owner.SampleNextLife());
-            _bias = owner.FullShare;
-            _used = 0;
-            _reusedInPlace++;
             return true;
         }
 
-        // Pieces still hold the folio: it is theirs now, and the last Put unmaps it.
+        long parked = _parkedEntry;
+        int parkedBias = _parkedBias;
+        _parkedEntry = free ? 0 : entry;
+        _parkedBias = free ? 0 : _bias;
         _folio = 0;
         _folioEntry = 0;
         _limit = 0;
         _used = 0;
         _bias = 0;
-        return false;
+        return parked != 0 && TryReissue(parked, parkedBias, owner);
+    }
+
+    /// <summary>
+    /// Gives back the arena's <paramref name="bias"/> on a folio it lets go. If that was the last reference,
+    /// reissues the folio in place as the current one and returns true; otherwise pieces still hold it, it is
+    /// theirs now, and the last Put unmaps it (or the owner retains it). Lock held.
+    /// </summary>
+    private bool TryReissue(long entry, int bias, FolioOwner owner)
+    {
+        long after = Interlocked.Add(ref PageSideTable.Run(entry).State, -bias);
+        if (PageSideTable.CountOfState(after) != 0)
+        {
+            return false;
+        }
+
+        // No piece of this folio is referenced any more, so nobody else can reach its state: give it a new
+        // generation (stale pieces of its last life are refused from now on) and start over. If the
+        // allocator is being disposed, Drain runs after us on this lock and gives the folio back.
+        Adopt(PageSideTable.Reissue(entry, owner.FullShare, owner.SampleNextLife()), owner);
+        _reusedInPlace++;
+        return true;
     }
 
     /// <summary>Makes a folio holding its full share the current one. Lock held.</summary>
@@ -313,12 +356,16 @@ internal struct Arena
         long current = _folioEntry;
         int bias = _bias;
         long spare = _spareEntry;
+        long parked = _parkedEntry;
+        int parkedBias = _parkedBias;
         _folio = 0;
         _folioEntry = 0;
         _limit = 0;
         _used = 0;
         _bias = 0;
         _spareEntry = 0;
+        _parkedEntry = 0;
+        _parkedBias = 0;
         Exit();
 
         try
@@ -330,11 +377,36 @@ internal struct Arena
         }
         finally
         {
-            if (spare != 0)
+            try
             {
-                FolioOwner.ReleaseShare(spare, owner.FullShare);
+                if (spare != 0)
+                {
+                    FolioOwner.ReleaseShare(spare, owner.FullShare);
+                }
+            }
+            finally
+            {
+                if (parked != 0)
+                {
+                    FolioOwner.ReleaseShare(parked, parkedBias);
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// Takes the parked folio out of the arena, for Trim, with the arena's share on it in
+    /// <paramref name="bias"/>; the caller gives that share back. 0 if none.
+    /// </summary>
+    public long TakeParked(out int bias)
+    {
+        Enter();
+        long parked = _parkedEntry;
+        bias = _parkedBias;
+        _parkedEntry = 0;
+        _parkedBias = 0;
+        Exit();
+        return parked;
     }
 
     /// <summary>Takes the spare out of the arena, for Trim; the caller then holds its full share. 0 if none.</summary>

@@ -18,31 +18,88 @@ public sealed class ArenaTests
         var pieces = new List<BioVec>();
         for (int i = 0; i < 16 * 10; i++)
         {
-            pieces.Add(allocator.Alloc(1024)); // 16 per folio: 10 folios, each retired while all 16 are out
+            pieces.Add(allocator.Alloc(1024)); // 16 per folio: 10 folios, each let go while all 16 are out
         }
 
         ZcopyStatistics held = allocator.GetStatistics();
         Assert.Equal(10, held.FoliosMapped);
         Assert.Equal(0, held.FoliosUnmapped);
 
-        // Each retired folio's count is now exactly its pieces: the arena's unspent share went back.
-        for (int folio = 0; folio < 9; folio++)
+        // Each folio let go is parked with the arena's unspent share, and at the next change, its pieces
+        // still out, left to them: its count is then exactly its pieces. The ninth is still parked.
+        for (int folio = 0; folio < 8; folio++)
         {
             Assert.Equal(16, NativePages.RefCount(pieces[folio * 16].Page));
         }
+
+        Assert.True(NativePages.RefCount(pieces[8 * 16].Page) > 16);
 
         foreach (BioVec piece in pieces.GetRange(0, 16 * 9))
         {
             NativePages.Put(piece);
         }
 
-        Assert.Equal(9, allocator.GetStatistics().FoliosUnmapped);
+        Assert.Equal(8, allocator.GetStatistics().FoliosUnmapped);   // the parked one waits for the arena
         pieces.GetRange(16 * 9, 16).ForEach(p => NativePages.Put(p));
-        Assert.Equal(9, allocator.GetStatistics().FoliosUnmapped);   // the arena still holds the current one
+        Assert.Equal(8, allocator.GetStatistics().FoliosUnmapped);   // the arena still holds the current one
 
         allocator.Dispose();
         Assert.Equal(10, allocator.GetStatistics().FoliosUnmapped);
         Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_message_straddling_a_folio_end_lets_the_folio_be_reissued_in_place_not_unmapped_and_replaced()
+    {
+        var source = new FaultInjectingPageSource();
+        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false };
+        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        var stale = new List<BioVec>();
+        for (int message = 0; message < 20; message++)
+        {
+            // 7,000 bytes a message: every other folio ends with a header whose trailer does not fit.
+            BioVec header = allocator.Alloc(1000);
+            BioVec trailer = allocator.Alloc(6000);
+            header.AsSpan().Fill((byte)message);
+            trailer.AsSpan().Fill((byte)message);
+            Assert.True(header.AsSpan().IndexOfAnyExcept((byte)message) < 0 && trailer.AsSpan().IndexOfAnyExcept((byte)message) < 0);
+            NativePages.Put(header);
+            NativePages.Put(trailer);
+            stale.Add(header);
+        }
+
+        // Two folios take turns: each is parked with its last header out and reissued at the next change.
+        ZcopyStatistics stats = allocator.GetStatistics();
+        Assert.Equal(2, stats.FoliosMapped);
+        Assert.Equal(0, stats.FoliosUnmapped);
+        Assert.True(stats.FoliosReusedInPlace >= 4, $"reused in place {stats.FoliosReusedInPlace} times");
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(stale[0])); // an earlier life's piece
+    }
+
+    [Fact]
+    public void Trim_unmaps_a_parked_folio_nothing_holds_and_leaves_a_held_one_to_its_pieces()
+    {
+        var source = new FaultInjectingPageSource();
+        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false };
+        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        BioVec first = allocator.Alloc(8192);
+        BioVec second = allocator.Alloc(8192);
+        BioVec third = allocator.Alloc(8192);        // the first folio is full with pieces out: parked
+        NativePages.Put(first);
+        NativePages.Put(second);
+        Assert.True(NativePages.IsNativePage(first.Page)); // the parked share still holds it
+        Assert.Equal(1, allocator.Trim());
+        Assert.False(NativePages.IsNativePage(first.Page));
+
+        BioVec fourth = allocator.Alloc(8192);
+        BioVec fifth = allocator.Alloc(8192);        // the second folio parked, third and fourth still out
+        Assert.Equal(0, allocator.Trim());
+        Assert.Equal(2, NativePages.RefCount(third.Page)); // only its pieces hold it now
+        NativePages.Put(third);
+        NativePages.Put(fourth);
+        Assert.False(NativePages.IsNativePage(third.Page));
+        NativePages.Put(fifth);
+        Assert.Equal(16384, source.BytesMapped);           // the current folio
     }
 
     [Fact]
