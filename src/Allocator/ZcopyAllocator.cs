@@ -6,7 +6,6 @@ using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
-using NativeZcopy.SideTable;
 using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
@@ -404,10 +403,11 @@ public sealed class ZcopyAllocator : IDisposable
     }
 
     /// <summary>
-    /// Gives back to the OS every folio kept for reuse and every arena's unused spare, takes back the
-    /// thread slices of this allocator (and of dead threads) so that folios only they held are unmapped,
-    /// and retries any unmap the OS refused before. Folios in use are untouched. Returns how many folios
-    /// kept for reuse or spare were unmapped.
+    /// Gives back to the OS every folio kept for reuse and every arena's unused spare and parked folio (the
+    /// arena's share on a parked folio that pieces still hold is given back, so their last Put unmaps it),
+    /// takes back the thread slices of this allocator (and of dead threads) so that folios only they held are
+    /// unmapped, and retries any unmap the OS refused before. Folios in use are untouched. Returns how many
+    /// folios kept for reuse, spare or parked were unmapped.
     /// </summary>
     /// <exception cref="InvalidOperationException">A thread had deferred more releases on a folio than the folio
     /// had references (a double release somewhere); everything else was still trimmed.</exception>
@@ -437,15 +437,13 @@ public sealed class ZcopyAllocator : IDisposable
                 trimmed++;
             }
 
-            // The parked folio: unmapped now if no piece holds it any more (the arena's share is then all
-            // its count, and with the share taken out of the arena nobody else can reach it, as with the
-            // spare), else its share is given back and its last Put unmaps it.
+            // The parked folio: unmapped now if the arena's share is all its count, else that share is given
+            // back and its last Put unmaps it.
             long parked = _arenas[i].TakeParked(out int parkedBias);
             if (parked != 0)
             {
-                if (PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(parked).State)) == parkedBias)
+                if (_owner.TryUnmapIfOnlyHolder(parked, parkedBias))
                 {
-                    _owner.UnmapExclusive(parked);
                     trimmed++;
                 }
                 else
@@ -483,7 +481,7 @@ public sealed class ZcopyAllocator : IDisposable
     }
 
     /// <summary>
-    /// Gives back the arenas' own references (each current folio and spare), the threads' slices of this
+    /// Gives back the arenas' own references (each current, spare and parked folio), the threads' slices of this
     /// allocator and every thread's deferred releases. Folios still referenced by pieces stay mapped until
     /// their last Put (or, when that Put was deferred and others let go after it, until the releasing thread
     /// next drops its deferred releases or a Trim does). Later allocations throw <see cref="ObjectDisposedException"/>.

@@ -26,8 +26,9 @@ public sealed class ZcopyAllocatorOptions
 
     /// <summary>
     /// Up to this many folios per arena whose last reference was dropped are kept mapped for reuse instead
-    /// of unmapped (0, the default, unmaps at once: the design's policy; an arena still parks one full folio
-    /// for one folio change, see <see cref="Arenas.Arena"/>). At most
+    /// of unmapped (0, the default, unmaps at once: the design's policy; an arena still parks one folio that
+    /// pieces held when it moved on, and reissues it in place when they are back, see
+    /// <see cref="Arenas.Arena"/>). At most
     /// <c>RetainedFoliosPerArena x FolioSize x ArenaCount</c> bytes are held this way; <see cref="ZcopyAllocator.Trim"/>
     /// and <see cref="ZcopyAllocator.Dispose"/> give them back. From 0 to 1024.
     /// </summary>

@@ -30,19 +30,21 @@ namespace NativeZcopy.Arenas;
 /// <para>
 /// <b>No system call under the lock.</b> A fresh folio is mapped after the lock is dropped; a folio that
 /// must be unmapped is given back after it is dropped. Under the lock there are only plain field writes,
-/// one interlocked add per folio retired and, when a folio is reissued in place, the rewrite of its
-/// side-table slots.
+/// one or two interlocked adds per folio change (the current folio's share and the parked one's) and, when
+/// a folio is reissued in place, the rewrite of its side-table slots.
 /// </para>
 /// <para>
-/// <b>The parked folio.</b> A folio is full when the arena has nothing left to cut from it; if pieces
-/// still hold it then (a message whose header was cut from its end, a batch another thread is releasing),
-/// giving the arena's share back would leave it to them, and with the default policy the last of them
-/// would unmap it while the arena maps another. So the arena parks it instead, with its share, and
-/// retires it at the next folio change: by then those pieces are usually back, the count drops to zero
-/// under the lock, and the folio is reissued in place. One folio is parked at most; a parked folio still
-/// referenced at the next change is left to its pieces as before, and Trim and Dispose give the parked
-/// share back. A user's last Put on a parked folio does not unmap it, as on the current folio: the
-/// arena's share still holds it.
+/// <b>The parked folio.</b> The arena lets its current folio go when the next piece does not fit in it;
+/// if pieces still hold it then (a message whose header was cut from its end, a batch another thread is
+/// releasing), giving the arena's share back would leave it to them, and with the default policy the last
+/// of them would unmap it while the arena maps another. So the arena parks it instead, with its share. The
+/// parked folio is looked at again when the arena next lets a folio go that pieces still hold, or finds
+/// itself with no current folio (a map failed): if its pieces are back by then, the count drops to zero
+/// under the lock and it is reissued in place as the current folio; if not, it is left to its pieces as
+/// before. One folio is parked at most. While the current folio keeps being reissued in place, a parked
+/// folio whose pieces are all back stays mapped, one per arena, until Trim unmaps it or Dispose gives its
+/// share back. A user's last Put on a parked folio does not unmap it, as on the current folio: the arena's
+/// share still holds it; and as there, a piece released twice is not caught (fragment tracking catches it).
 /// </para>
 /// </remarks>
 [StructLayout(LayoutKind.Explicit, Size = 192)]
@@ -231,7 +233,12 @@ internal struct Arena
 
             if (_folioEntry != 0 && RetireCurrent(owner))
             {
-                continue; // every piece was already back: the same folio starts over
+                continue; // every piece was already back: the same folio, or the parked one, starts over
+            }
+
+            if (_folioEntry == 0 && TryReissueFreeParked(owner))
+            {
+                continue; // no current folio (a map failed before): the parked one, all its pieces back
             }
 
             if (owner.IsDisposed)
@@ -316,6 +323,24 @@ internal struct Arena
     }
 
     /// <summary>
+    /// With no current folio, reissues the parked folio as the current one if the arena's share is all its
+    /// count (a plain read, as in <see cref="RetireCurrent"/>), instead of mapping another. Lock held.
+    /// </summary>
+    private bool TryReissueFreeParked(FolioOwner owner)
+    {
+        long parked = _parkedEntry;
+        int bias = _parkedBias;
+        if (parked == 0 || PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(parked).State)) != bias)
+        {
+            return false;
+        }
+
+        _parkedEntry = 0;
+        _parkedBias = 0;
+        return TryReissue(parked, bias, owner);
+    }
+
+    /// <summary>
     /// Gives back the arena's <paramref name="bias"/> on a folio it lets go. If that was the last reference,
     /// reissues the folio in place as the current one and returns true; otherwise pieces still hold it, it is
     /// theirs now, and the last Put unmaps it (or the owner retains it). Lock held.
@@ -347,8 +372,8 @@ internal struct Arena
     }
 
     /// <summary>
-    /// Empties the arena for <see cref="ZcopyAllocator.Dispose"/> and gives back its shares on the current
-    /// folio and the spare; folios still referenced by pieces stay mapped until their last Put.
+    /// Empties the arena for <see cref="ZcopyAllocator.Dispose"/> and gives back its shares on the current,
+    /// spare and parked folios; folios still referenced by pieces stay mapped until their last Put.
     /// </summary>
     public void Drain(FolioOwner owner)
     {

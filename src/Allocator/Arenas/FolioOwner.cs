@@ -201,6 +201,26 @@ internal sealed class FolioOwner : PageRunOwner
         ReleaseToOs(entry);
     }
 
+    /// <summary>
+    /// Unmaps a folio whose count is exactly <paramref name="share"/>, the share the caller took out of an arena
+    /// (a parked folio, for Trim), bypassing the stash. A compare-and-swap from that count to zero, not a
+    /// store: a parked folio has handed out pieces of its current life, so a reference taken meanwhile (a Get
+    /// on a piece racing its owner's dispose) makes this fail, and the caller then gives its share back.
+    /// </summary>
+    public bool TryUnmapIfOnlyHolder(long entry, int share)
+    {
+        ref PageRun run = ref PageSideTable.Run(entry);
+        long dead = (long)((ulong)PageSideTable.GenerationOf(entry) << 32);
+        long held = dead | (uint)share;
+        if (Interlocked.CompareExchange(ref run.State, dead, held) != held)
+        {
+            return false;
+        }
+
+        ReleaseToOs(entry);
+        return true;
+    }
+
     /// <inheritdoc/>
     protected override void OnUnmapped(nuint length) => Interlocked.Increment(ref _foliosUnmapped);
 

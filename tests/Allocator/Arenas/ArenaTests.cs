@@ -103,6 +103,28 @@ public sealed class ArenaTests
     }
 
     [Fact]
+    public void After_a_refused_map_a_parked_folio_whose_pieces_came_back_is_reissued_instead_of_mapping_again()
+    {
+        var source = new FaultInjectingPageSource();
+        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false };
+        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        BioVec first = allocator.Alloc(8192);
+        BioVec second = allocator.Alloc(8192);       // fills the folio
+        source.FailAllMaps = true;
+        Assert.False(allocator.TryAlloc(8192, out _)); // the folio parked with its pieces out, no other mapped
+        NativePages.Put(first);
+        NativePages.Put(second);
+
+        long maps = source.MapCalls;
+        BioVec again = allocator.Alloc(8192);        // the OS still refuses: the parked folio starts over
+        Assert.Equal(first.Page, again.Page);
+        Assert.Equal(maps, source.MapCalls);
+        Assert.Throws<InvalidOperationException>(() => NativePages.Put(first)); // its earlier life's piece
+        NativePages.Put(again);
+        source.FailAllMaps = false;
+    }
+
+    [Fact]
     public void A_folio_whose_pieces_all_came_back_is_reissued_in_place_and_old_pieces_are_refused()
     {
         var source = new FaultInjectingPageSource();
