@@ -10,6 +10,10 @@ public sealed class ArenaTests
 {
     private static readonly ZcopyAllocatorOptions s_small = new() { FolioSize = 16384 };
 
+    /// <summary>16 KiB folios cut by the arena alone, so pieces are cut in order and folios let go predictably.</summary>
+    private static ZcopyAllocator ArenasOnly(FaultInjectingPageSource source) =>
+        new(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false }, source, processors: 1);
+
     [Fact]
     public void Bias_settles_when_the_folio_turns_over_with_pieces_still_out()
     {
@@ -52,8 +56,7 @@ public sealed class ArenaTests
     public void A_message_straddling_a_folio_end_lets_the_folio_be_reissued_in_place_not_unmapped_and_replaced()
     {
         var source = new FaultInjectingPageSource();
-        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false };
-        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        using ZcopyAllocator allocator = ArenasOnly(source);
         var stale = new List<BioVec>();
         for (int message = 0; message < 20; message++)
         {
@@ -80,8 +83,7 @@ public sealed class ArenaTests
     public void Trim_unmaps_a_parked_folio_nothing_holds_and_leaves_a_held_one_to_its_pieces()
     {
         var source = new FaultInjectingPageSource();
-        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false };
-        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        using ZcopyAllocator allocator = ArenasOnly(source);
         BioVec first = allocator.Alloc(8192);
         BioVec second = allocator.Alloc(8192);
         BioVec third = allocator.Alloc(8192);        // the first folio is full with pieces out: parked
@@ -106,8 +108,7 @@ public sealed class ArenaTests
     public void After_a_refused_map_a_parked_folio_whose_pieces_came_back_is_reissued_instead_of_mapping_again()
     {
         var source = new FaultInjectingPageSource();
-        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false };
-        using var allocator = new ZcopyAllocator(options, source, processors: 1);
+        using ZcopyAllocator allocator = ArenasOnly(source);
         BioVec first = allocator.Alloc(8192);
         BioVec second = allocator.Alloc(8192);       // fills the folio
         source.FailAllMaps = true;
