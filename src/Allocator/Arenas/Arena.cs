@@ -301,7 +301,7 @@ internal struct Arena
         ref long state = ref PageSideTable.Run(entry).State;
 
         // A plain read decides between retiring and parking: while the arena holds its share the count
-        // cannot drop below it, and a stale read only parks a folio that is in fact free, which the next
+        // cannot drop below it, and a stale read only parks a folio that is in fact free, which a later
         // change reissues. If it says free but a Get raced in (only a stale piece can do that), the share
         // is given back all the same and the folio is left to that piece.
         bool free = PageSideTable.CountOfState(Volatile.Read(ref state)) == _bias;
