@@ -5,6 +5,12 @@ using Xunit;
 
 namespace NativeZcopy.Tests.Allocator;
 
+/// <remarks>
+/// These tests read folio counts that a slice's take-backs keep unchanged; a Trim or Dispose running in
+/// another test revokes the slice for a moment, and a release made meanwhile goes to the shared count instead
+/// (allowed, and one reference off in the count read after it: seen once in 6 suite runs), so they run alone.
+/// </remarks>
+[Collection(DeferredReleaseReaders.Name)]
 public sealed class ZcopyAllocatorBatchTests
 {
     [Fact]
