@@ -430,27 +430,8 @@ public sealed class ZcopyAllocator : IDisposable
         int trimmed = 0;
         for (int i = 0; i < _arenas.Length; i++)
         {
-            long spare = _arenas[i].TakeSpare();
-            if (spare != 0)
-            {
-                _owner.UnmapExclusive(spare);
-                trimmed++;
-            }
-
-            // The parked folio: unmapped now if the arena's share is all its count, else that share is given
-            // back and its last Put unmaps it.
-            long parked = _arenas[i].TakeParked(out int parkedBias);
-            if (parked != 0)
-            {
-                if (_owner.TryUnmapIfOnlyHolder(parked, parkedBias))
-                {
-                    trimmed++;
-                }
-                else
-                {
-                    FolioOwner.ReleaseShare(parked, parkedBias);
-                }
-            }
+            trimmed += GiveBackArenaShare(_arenas[i].TakeSpare(), _owner.FullShare);
+            trimmed += GiveBackArenaShare(_arenas[i].TakeParked(out int parkedBias), parkedBias);
         }
 
         trimmed += _owner.TrimRetained();
@@ -460,6 +441,27 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         return trimmed;
+    }
+
+    /// <summary>
+    /// For Trim: a folio taken out of an arena (its spare, or its parked folio) with the arena's
+    /// <paramref name="share"/> on it is unmapped now if that share is all its count, else the share is given
+    /// back and the folio's last Put unmaps it. Returns 1 when it was unmapped here, 0 otherwise (or for no folio).
+    /// </summary>
+    private int GiveBackArenaShare(long entry, int share)
+    {
+        if (entry == 0)
+        {
+            return 0;
+        }
+
+        if (_owner.TryUnmapIfOnlyHolder(entry, share))
+        {
+            return 1;
+        }
+
+        FolioOwner.ReleaseShare(entry, share);
+        return 0;
     }
 
     /// <summary>

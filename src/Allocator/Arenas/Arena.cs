@@ -298,13 +298,12 @@ internal struct Arena
     private bool RetireCurrent(FolioOwner owner)
     {
         long entry = _folioEntry;
-        ref long state = ref PageSideTable.Run(entry).State;
 
         // A plain read decides between retiring and parking: while the arena holds its share the count
         // cannot drop below it, and a stale read only parks a folio that is in fact free, which a later
         // change reissues. If it says free but a Get raced in (only a stale piece can do that), the share
         // is given back all the same and the folio is left to that piece.
-        bool free = PageSideTable.CountOfState(Volatile.Read(ref state)) == _bias;
+        bool free = HoldsOnlyArenaShare(entry, _bias);
         if (free && TryReissue(entry, _bias, owner))
         {
             return true;
@@ -330,7 +329,7 @@ internal struct Arena
     {
         long parked = _parkedEntry;
         int bias = _parkedBias;
-        if (parked == 0 || PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(parked).State)) != bias)
+        if (parked == 0 || !HoldsOnlyArenaShare(parked, bias))
         {
             return false;
         }
@@ -339,6 +338,13 @@ internal struct Arena
         _parkedBias = 0;
         return TryReissue(parked, bias, owner);
     }
+
+    /// <summary>
+    /// True when the arena's <paramref name="bias"/> is all of the folio's count: no piece, slice or deferred
+    /// release holds it. A plain read; while the arena holds its share the count cannot drop below it.
+    /// </summary>
+    private static bool HoldsOnlyArenaShare(long entry, int bias) =>
+        PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(entry).State)) == bias;
 
     /// <summary>
     /// Gives back the arena's <paramref name="bias"/> on a folio it lets go. If that was the last reference,

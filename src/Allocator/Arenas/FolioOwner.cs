@@ -191,21 +191,11 @@ internal sealed class FolioOwner : PageRunOwner
     }
 
     /// <summary>
-    /// Unmaps a folio this thread holds every reference of (a spare with its full share), bypassing the
-    /// stash: used by Trim, which exists to give memory back.
-    /// </summary>
-    public void UnmapExclusive(long entry)
-    {
-        ref PageRun run = ref PageSideTable.Run(entry);
-        Volatile.Write(ref run.State, (long)((ulong)PageSideTable.GenerationOf(entry) << 32));
-        ReleaseToOs(entry);
-    }
-
-    /// <summary>
     /// Unmaps a folio whose count is exactly <paramref name="share"/>, the share the caller took out of an arena
-    /// (a parked folio, for Trim), bypassing the stash. A compare-and-swap from that count to zero, not a
-    /// store: a parked folio has handed out pieces of its current life, so a reference taken meanwhile (a Get
-    /// on a piece racing its owner's dispose) makes this fail, and the caller then gives its share back.
+    /// (its spare, or its parked folio, for Trim, which exists to give memory back), bypassing the stash. A
+    /// compare-and-swap from that count to zero, not a store: a parked folio has handed out pieces of its
+    /// current life, so a reference taken meanwhile (a Get on a piece racing its owner's dispose) makes this
+    /// fail, and the caller then gives its share back instead.
     /// </summary>
     public bool TryUnmapIfOnlyHolder(long entry, int share)
     {
