@@ -369,7 +369,7 @@ public sealed class ZcopyAllocator : IDisposable
     public BioVec MemDup(ReadOnlySpan<byte> source)
     {
         BioVec piece = Alloc(source.Length);
-        source.CopyTo(piece.AsSpan());
+        PieceCopy.Copy(source, piece.Address);
         return piece;
     }
 
