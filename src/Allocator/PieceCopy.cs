@@ -6,27 +6,32 @@ namespace NativeZcopy;
 
 /// <summary>
 /// The copy behind <see cref="ZcopyAllocator.MemDup"/>: bytes into a piece just cut, which nobody else can
-/// see yet. Where the processor has 64-byte vectors, a plain loop of unaligned 64-byte loads and stores;
-/// elsewhere, and for what that loop was not measured on, the runtime's own copy.
+/// see yet. Where the runtime reports 64-byte vectors accelerated (<see cref="Vector512.IsHardwareAccelerated"/>:
+/// AVX-512 processors, unless the runtime prefers 256-bit vectors there), a plain loop of unaligned 64-byte
+/// loads and stores; elsewhere, and for lengths that loop was not measured on, the runtime's own copy.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Why not just <see cref="Span{T}.CopyTo(Span{T})"/>: on the AVX-512 machines of docs/benchmarks.md (step 38)
 /// the runtime's copy of 256 B to 16 KiB moves at most 32 bytes per store, checks for overlap and, from
-/// 2 KiB, calls the C library's copy; the loop here moved 1 KiB into lines not in L1 in 6.5-7.5 ns against
+/// 2 KiB, calls the C library's copy; the loop here moved 1 KiB into lines not in L1 in 6.5-7.7 ns against
 /// 6.8-10.3 ns (the higher figures for a destination not 64-byte aligned, as most pieces are), and 16 KiB
 /// in 86-106 ns against 103-138 ns. It does not align the destination: with a page-aligned source that
 /// makes every load split two lines instead, which measured slower (9.7-10.1 against 7.5-7.7 ns at 1 KiB).
 /// </para>
 /// <para>
-/// The tail is one more 64-byte copy ending at the last byte, overlapping bytes already copied; that is only
-/// correct because source and destination do not overlap, which is checked: a source that overlaps the new
-/// piece can only be a stale span over bytes released earlier, and gets the runtime's overlap-safe copy.
+/// The loop copies forward in rounds of four loads then four stores, and its tail is one more 64-byte copy
+/// ending at the last byte, over bytes already copied: both are only correct when source and destination do
+/// not overlap, which is checked. A source that overlaps the new piece can only be a stale span over bytes
+/// released earlier; it gets the runtime's overlap-safe copy.
 /// </para>
 /// </remarks>
 internal static unsafe class PieceCopy
 {
-    /// <summary>Below this the runtime's copy is as fast (one or two stores; measured equal at 64 B).</summary>
+    /// <summary>
+    /// One vector: below it the loop has nothing to do but its tail, and the tail needs 64 bytes. Shorter
+    /// copies were not measured; the runtime's copy does them with one or two overlapping stores.
+    /// </summary>
     private const int MinWideLength = 64;
 
     /// <summary>The largest copy measured faster with the wide loop (16 KiB, step 38); above, the runtime's.</summary>
@@ -36,7 +41,7 @@ internal static unsafe class PieceCopy
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Copy(ReadOnlySpan<byte> source, nint destination)
     {
-        // A constant for the JIT: on machines without 64-byte vectors only the runtime's copy is compiled.
+        // A constant for the JIT: where 64-byte vectors are not accelerated only the runtime's copy is compiled.
         if (Vector512.IsHardwareAccelerated && source.Length is >= MinWideLength and <= MaxWideLength)
         {
             fixed (byte* from = source)
@@ -56,8 +61,11 @@ internal static unsafe class PieceCopy
     private static bool Overlaps(byte* a, byte* b, int length) =>
         (nuint)(a - b) < (nuint)length || (nuint)(b - a) < (nuint)length;
 
-    /// <summary>Copies <paramref name="length"/> (64 or more) bytes between two ranges that do not overlap.</summary>
-    private static void CopyWide(byte* source, byte* destination, nint length)
+    /// <summary>
+    /// Copies <paramref name="length"/> (64 or more) bytes between two ranges that do not overlap. Internal for
+    /// the tests, which run it even where <see cref="Copy"/> would not (Vector512 is correct, if slow, anywhere).
+    /// </summary>
+    internal static void CopyWide(byte* source, byte* destination, nint length)
     {
         nint done = 0;
 
