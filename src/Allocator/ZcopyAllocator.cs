@@ -96,8 +96,14 @@ public sealed class ZcopyAllocator : IDisposable
     private readonly int _largestSliceSize;
 
     /// <summary>
-    /// Largest piece any slice (a thread's or a local cache's) may cut: a quarter of a first slice, so one
-    /// piece does not waste a slice; 0 when the alignment leaves no room for that (see the constructor).
+    /// Largest piece any slice (a thread's or a local cache's) may cut: a quarter of the largest slice (16 KiB
+    /// with the default folio), and never more than <see cref="MaxFragmentSize"/>. A slice only moves forward,
+    /// so a piece that does not fit in what is left of one ends it and leaves the rest unused for that folio
+    /// life: at most a quarter of a slice, where an arena leaves up to half a folio the same way. A slice is
+    /// taken with room for four such pieces. It was a quarter of the first slice (2 KiB): pieces from 2 to
+    /// 16 KiB then took the arena's lock and an atomic release each, 34 ns a pair at 4 KiB against 3 ns for
+    /// ArrayPool (docs/benchmarks.md, step 40). 0 when the alignment leaves no room for slices (see the
+    /// constructor).
     /// </summary>
     private readonly int _sliceCutLimit;
 
@@ -168,7 +174,7 @@ public sealed class ZcopyAllocator : IDisposable
         // (plus its own), and an alignment as large as the slice would let its pieces outrun the share and
         // the arena's bias, so such allocators (e.g. 4 KiB folios aligned to 4 KiB) cut every piece from
         // the arena. Tracking must see every piece, so it turns the thread cache off too.
-        _sliceCutLimit = alignment <= _firstSliceSize / 4 ? _firstSliceSize / 4 : 0;
+        _sliceCutLimit = alignment <= _firstSliceSize / 4 ? Math.Min(_largestSliceSize / 4, MaxFragmentSize) : 0;
         bool threadCache = options.ThreadCache && _tracker is null && _sliceCutLimit != 0;
         _maxSlicedSize = threadCache ? _sliceCutLimit : 0;
         _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions)
@@ -555,13 +561,17 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>
     /// A slice for a thread or a local cache: one piece of the arena's current folio, <paramref name="size"/>
-    /// bytes or, when less than that but at least a first slice is left, the folio's tail (see
-    /// <see cref="Arena.AllocSliceLocked"/>).
+    /// bytes or, when less than that but at least a first slice (and <paramref name="fullSize"/>, the first
+    /// piece to be cut from it) is left, the folio's tail (see <see cref="Arena.AllocSliceLocked"/>).
     /// </summary>
-    internal BioVec AllocSlice(int size) => EnterArena().AllocSliceLocked(Math.Min(size, _firstSliceSize), size, _owner);
+    internal BioVec AllocSlice(int size, int fullSize) =>
+        EnterArena().AllocSliceLocked(Math.Max(Math.Min(size, _firstSliceSize), fullSize), size, _owner);
 
-    /// <summary>A slice for a local cache, which is busy by design: the largest size at once.</summary>
-    internal BioVec AllocLargestSlice() => AllocSlice(_largestSliceSize);
+    /// <summary>
+    /// A slice for a local cache, which is busy by design: the largest size at once, and at least
+    /// <paramref name="fullSize"/>, the first piece the cache cuts from it.
+    /// </summary>
+    internal BioVec AllocLargestSlice(int fullSize) => AllocSlice(_largestSliceSize, fullSize);
 
     /// <summary>Breaks a piece off the calling thread's arena's folio.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -594,8 +604,11 @@ public sealed class ZcopyAllocator : IDisposable
         int sliceSize = ReferenceEquals(previous, this) && held.Entry != 0
             ? Math.Clamp(2 * slice.InstalledBytes, _firstSliceSize, _largestSliceSize)
             : _firstSliceSize;
+
+        // Room for four pieces of this size, as pieces up to a quarter of the largest slice are cut from slices.
+        sliceSize = Math.Max(sliceSize, Math.Min(4 * fullSize, _largestSliceSize));
         ThreadSlice.GiveBack(previous, held);
-        BioVec whole = AllocSlice(sliceSize); // throws with nothing held
+        BioVec whole = AllocSlice(sliceSize, fullSize); // throws with nothing held
         if (!slice.TryInstall(this, whole, size, fullSize, out BioVec piece))
         {
             _owner.CountCachedFragments(-1); // the arena counted the slice, which no user saw

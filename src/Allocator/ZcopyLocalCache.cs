@@ -106,7 +106,7 @@ public sealed class ZcopyLocalCache : IDisposable
         }
 
         ReturnSlice();
-        return _slice.Install(_allocator.AllocLargestSlice(), _allocator.Alignment, size, fullSize);
+        return _slice.Install(_allocator.AllocLargestSlice(fullSize), _allocator.Alignment, size, fullSize);
     }
 
     /// <summary>Returns the cache's share on the current slice's folio, unmapping it if that was the last ref.</summary>

@@ -76,7 +76,7 @@ public sealed class ZcopyLocalCacheTests
         var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 2);
         using (var cache = allocator.CreateLocalCache())
         {
-            Assert.Equal(2048, cache.MaxCachedSize);
+            Assert.Equal(4096, cache.MaxCachedSize); // a quarter of the largest slice, here the 16 KiB folio
             var pieces = Enumerable.Range(0, 5000).Select(i => cache.Alloc(i % 3 == 0 ? 5000 : 64)).ToArray();
             Assert.Equal(5000, pieces[0].Length);
             await Task.Run(() => NativePages.PutBatch(pieces));

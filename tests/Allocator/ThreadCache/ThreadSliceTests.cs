@@ -76,6 +76,69 @@ public sealed class ThreadSliceTests
     });
 
     [Fact]
+    public void Pieces_up_to_a_quarter_of_the_largest_slice_are_cut_from_the_slice_and_larger_ones_from_the_arena() => OnFreshThread(() =>
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 65536 }, source, processors: 1);
+        using (ZcopyLocalCache cache = allocator.CreateLocalCache())
+        {
+            Assert.Equal(16384, cache.MaxCachedSize);
+        }
+
+        // The first piece opens a slice with room for four of its size: the whole folio.
+        BioVec first = allocator.Alloc(16384);
+        Assert.Equal(1, ThreadSlice.Current!.PiecesCut);
+        Assert.Equal(65536, ThreadSlice.Current.InstalledBytes);
+        int count = NativePages.RefCount(first.Page);
+        BioVec second = allocator.Alloc(4000);
+        Assert.Equal(2, ThreadSlice.Current.PiecesCut);
+        Assert.Equal(count, NativePages.RefCount(first.Page)); // cut from the share, no atomic operation
+
+        // One byte over the limit: the arena's, one reference added to the folio it comes from.
+        BioVec large = allocator.Alloc(16385);
+        Assert.Equal(2, ThreadSlice.Current.PiecesCut);
+
+        NativePages.Put(second);
+        NativePages.Put(first);
+        Assert.Equal(count, NativePages.RefCount(first.Page)); // taken back into the share
+        NativePages.Put(large);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
+    public void A_piece_larger_than_a_folios_tail_takes_its_slice_from_the_next_folio() => OnFreshThread(() =>
+    {
+        // 128 B pieces take slices of 8, 16 and 32 KiB, then the folio's last 8 KiB (see the doubling test);
+        // a 16 KiB piece then cannot have that tail: its slice must hold it, so it comes from a new folio.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 65536 }, source, processors: 1);
+        var pieces = new List<BioVec>();
+        while (ThreadSlice.Current?.InstalledBytes != 32768)
+        {
+            pieces.Add(allocator.Alloc(128));
+        }
+
+        while (ThreadSlice.Current.PiecesCut < 32768 / 128)
+        {
+            pieces.Add(allocator.Alloc(128));
+        }
+
+        BioVec big = allocator.Alloc(16384);
+        pieces.Add(big);
+        Assert.Equal(1, ThreadSlice.Current.PiecesCut);
+        Assert.NotEqual(pieces[0].Page, big.Page);
+        Assert.Equal(0, big.Offset);
+        Assert.Equal(65536, ThreadSlice.Current.InstalledBytes);
+        Assert.All(pieces, piece => Assert.InRange(piece.Offset + piece.Length, 1, 65536));
+        PieceAssert.Disjoint(pieces);
+
+        NativePages.PutBatch(pieces.ToArray());
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
     public void An_alignment_too_large_for_a_slice_turns_the_thread_cache_off() => OnFreshThread(() =>
     {
         // A slice holds a share of one ref per Alignment bytes: with 4 KiB folios aligned to 4 KiB it would
