@@ -21,10 +21,12 @@ namespace NativeZcopy;
 public static class NativePages
 {
     /// <summary>
-    /// Largest piece whose release starts a deferral (see <see cref="DeferredRelease"/>): 2 KiB, the largest a
-    /// thread slice cuts. For larger pieces the compare-and-swap saved is small beside filling the piece, and
-    /// releasing them at once lets the arena reissue their folio in place: deferring them made a 4 KiB
-    /// pair 29 ns against 24 ns (docs/benchmarks.md, step 16).
+    /// Largest piece whose release starts a deferral (see <see cref="DeferredRelease"/>): 2 KiB, which was the
+    /// largest a thread slice cut until slices took pieces up to 16 KiB (docs/benchmarks.md, step 40). For
+    /// larger pieces the compare-and-swap saved is small beside filling the piece, and releasing them at once
+    /// lets the arena reissue their folio in place: deferring them made a 4 KiB pair 29 ns against 24 ns when
+    /// such pieces came from the arena (step 16). A larger piece released on its own thread's slice is taken
+    /// back into it, which needs no deferral; the bound was not measured again after step 40.
     /// </summary>
     private const int MaxDeferredLength = 2048;
 

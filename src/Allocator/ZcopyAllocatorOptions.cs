@@ -47,7 +47,8 @@ public sealed class ZcopyAllocatorOptions
     public bool TransparentHugePages { get; init; } = true;
 
     /// <summary>
-    /// Let each thread cut pieces up to 2 KiB from a slice of a folio it takes for itself (8 KiB at first,
+    /// Let each thread cut pieces up to a quarter of its largest slice (16 KiB with the default folio) from a
+    /// slice of a folio it takes for itself (8 KiB at first, or room for four of the piece that opens it,
     /// doubling up to a whole folio while the thread keeps using them), and take back the pieces it releases there,
     /// with no lock and no atomic operation per piece (on by default). Releases of pieces up to 2 KiB on
     /// another folio (another thread's, or one the slice has moved past) are deferred per thread and
