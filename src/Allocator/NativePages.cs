@@ -174,6 +174,8 @@ public static class NativePages
                     continue;
                 }
 
+                // A run is deferred or not as its first piece is: a header and the large body cut after it from
+                // one slice are deferred together, where the body alone would be released at once.
                 long entry = EntryOf(head);
                 if (DefersReleases(entry, head.Length))
                 {

@@ -44,7 +44,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// Bytes of the first slice of a folio a thread (<see cref="ThreadSlice"/>) takes for its own pieces:
     /// 8 KiB holds 64 pieces of 128 B, so a thread that allocates a few pieces and goes idle keeps little of a
     /// folio from other threads (its slice keeps the folio mapped until <see cref="Trim"/>, as an arena's
-    /// current folio does).
+    /// current folio does). A thread whose first piece is larger takes room for four of it instead, up to a
+    /// whole folio for a 16 KiB piece.
     /// </summary>
     private const int FirstSliceSize = 8 * 1024;
 
@@ -97,10 +98,10 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>
     /// Largest piece any slice (a thread's or a local cache's) may cut: a quarter of the largest slice (16 KiB
-    /// with the default folio), and never more than <see cref="MaxFragmentSize"/>. A slice only moves forward,
-    /// so a piece that does not fit in what is left of one ends it and leaves the rest unused for that folio
-    /// life: at most a quarter of a slice, where an arena leaves up to half a folio the same way. A slice is
-    /// taken with room for four such pieces. It was a quarter of the first slice (2 KiB): pieces from 2 to
+    /// with the default folio; the cap at <see cref="MaxFragmentSize"/>, half a folio, is only a guard). A slice
+    /// only moves forward, so a piece that does not fit in what is left of one ends it and leaves the rest unused
+    /// for that folio life: less than that piece, so at most 16 KiB, where an arena leaves up to half a folio the
+    /// same way. A slice is taken with room for four such pieces. It was a quarter of the first slice (2 KiB): pieces from 2 to
     /// 16 KiB then took the arena's lock and an atomic release each, 34 ns a pair at 4 KiB against 3 ns for
     /// ArrayPool (docs/benchmarks.md, step 40). 0 when the alignment leaves no room for slices (see the
     /// constructor).
@@ -218,7 +219,7 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>True when threads cut small pieces from slices of their own (see <see cref="ZcopyAllocatorOptions.ThreadCache"/>).</summary>
     public bool ThreadCache => _maxSlicedSize != 0;
 
-    /// <summary>Largest piece a local cache cuts from its slice: a quarter of a thread's first slice.</summary>
+    /// <summary>Largest piece a local cache cuts from its slice: a quarter of the largest slice, as for threads.</summary>
     internal int MaxCachedSize => _sliceCutLimit;
 
     /// <summary>Number of arenas (the processor count rounded up to a power of two).</summary>
@@ -564,14 +565,38 @@ public sealed class ZcopyAllocator : IDisposable
     /// bytes or, when less than that but at least a first slice (and <paramref name="fullSize"/>, the first
     /// piece to be cut from it) is left, the folio's tail (see <see cref="Arena.AllocSliceLocked"/>).
     /// </summary>
-    internal BioVec AllocSlice(int size, int fullSize) =>
-        EnterArena().AllocSliceLocked(Math.Max(Math.Min(size, _firstSliceSize), fullSize), size, _owner);
+    /// <remarks>
+    /// <paramref name="held"/> is the caller's old slice of this allocator, detached, or empty. If it is of the
+    /// arena's current folio, as a busy thread's is, the arena takes its share and its pieces' count back under
+    /// its lock with plain adds; otherwise it is given back here, after the lock, since that may unmap. Either
+    /// way nothing is held on return or on a throw. That saves two of the five locked instructions a slice
+    /// change cost (docs/benchmarks.md, step 41).
+    /// </remarks>
+    internal BioVec AllocSlice(int size, int fullSize, ref FolioSlice held)
+    {
+        // The slice must hold its first piece whatever the caller asked: both sizes at least fullSize.
+        bool tookOld = false;
+        try
+        {
+            return EnterArena().AllocSliceLocked(
+                Math.Max(Math.Min(size, _firstSliceSize), fullSize), Math.Max(size, fullSize), _owner, held.Entry, held.Share, held.Cut, out tookOld);
+        }
+        finally
+        {
+            if (!tookOld)
+            {
+                held.GiveBack(_owner);
+            }
+
+            held = default;
+        }
+    }
 
     /// <summary>
     /// A slice for a local cache, which is busy by design: the largest size at once, and at least
     /// <paramref name="fullSize"/>, the first piece the cache cuts from it.
     /// </summary>
-    internal BioVec AllocLargestSlice(int fullSize) => AllocSlice(_largestSliceSize, fullSize);
+    internal BioVec AllocLargestSlice(int fullSize, ref FolioSlice held) => AllocSlice(_largestSliceSize, fullSize, ref held);
 
     /// <summary>Breaks a piece off the calling thread's arena's folio.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -605,10 +630,16 @@ public sealed class ZcopyAllocator : IDisposable
             ? Math.Clamp(2 * slice.InstalledBytes, _firstSliceSize, _largestSliceSize)
             : _firstSliceSize;
 
-        // Room for four pieces of this size, as pieces up to a quarter of the largest slice are cut from slices.
+        // Room for four pieces of this size (pieces up to a quarter of the largest slice are cut from slices), so
+        // a large piece does not end its slice at once; AllocSlice also never gives a slice shorter than the piece.
         sliceSize = Math.Max(sliceSize, Math.Min(4 * fullSize, _largestSliceSize));
-        ThreadSlice.GiveBack(previous, held);
-        BioVec whole = AllocSlice(sliceSize, fullSize); // throws with nothing held
+        if (!ReferenceEquals(previous, this))
+        {
+            ThreadSlice.GiveBack(previous, held);
+            held = default;
+        }
+
+        BioVec whole = AllocSlice(sliceSize, fullSize, ref held); // throws with nothing held
         if (!slice.TryInstall(this, whole, size, fullSize, out BioVec piece))
         {
             _owner.CountCachedFragments(-1); // the arena counted the slice, which no user saw

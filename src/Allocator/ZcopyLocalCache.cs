@@ -29,7 +29,7 @@ public sealed class ZcopyLocalCache : IDisposable
     /// <summary>The allocator slices come from.</summary>
     private readonly ZcopyAllocator _allocator;
 
-    /// <summary>Largest piece cut from a slice: a quarter of it, so a slice is not wasted on one piece.</summary>
+    /// <summary>Largest piece cut from a slice: a quarter of the largest slice, so a slice is not wasted on one piece.</summary>
     private readonly int _maxCachedSize;
 
     /// <summary>Alignment minus one, as the allocator rounds.</summary>
@@ -105,8 +105,8 @@ public sealed class ZcopyLocalCache : IDisposable
             return _allocator.Alloc(size); // too big to cut from a slice, or out of range: let it say so
         }
 
-        ReturnSlice();
-        return _slice.Install(_allocator.AllocLargestSlice(fullSize), _allocator.Alignment, size, fullSize);
+        FolioSlice held = _slice.Detach();
+        return _slice.Install(_allocator.AllocLargestSlice(fullSize, ref held), _allocator.Alignment, size, fullSize);
     }
 
     /// <summary>Returns the cache's share on the current slice's folio, unmapping it if that was the last ref.</summary>

@@ -69,6 +69,33 @@ public sealed class ZcopyLocalCacheTests
         Assert.Throws<ObjectDisposedException>(() => cache.Alloc(10));
     }
 
+    [Theory]
+    [InlineData(8192, false)]   // tail shorter than the piece: the cache's slice comes from a new folio
+    [InlineData(16384, true)]   // tail as long as the piece: the cache takes the tail
+    public void A_cached_piece_larger_than_the_folios_tail_never_runs_past_it(int tail, bool fromTail)
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 65536, ThreadCache = false }, source, processors: 1);
+        var held = new List<BioVec> { allocator.Alloc(32768), allocator.Alloc(32768 - tail) };
+        Assert.Equal(65536 - tail, held[^1].Offset + held[^1].Length);
+        using (var cache = allocator.CreateLocalCache())
+        {
+            BioVec big = cache.Alloc(16384);
+            BioVec next = cache.Alloc(64);
+            Assert.Equal(fromTail, big.Page == held[0].Page);
+            Assert.Equal(fromTail ? 65536 - tail : 0, big.Offset);
+            Assert.InRange(big.Offset + big.Length, 1, 65536);
+            var all = new List<BioVec>(held) { big, next };
+            PieceAssert.Disjoint(all);
+            cache.Put(next);
+            cache.Put(big);
+        }
+
+        NativePages.PutBatch(held.ToArray());
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
     [Fact]
     public async Task Pieces_released_on_other_threads_and_large_pieces_need_nothing_special()
     {
@@ -77,8 +104,9 @@ public sealed class ZcopyLocalCacheTests
         using (var cache = allocator.CreateLocalCache())
         {
             Assert.Equal(4096, cache.MaxCachedSize); // a quarter of the largest slice, here the 16 KiB folio
-            var pieces = Enumerable.Range(0, 5000).Select(i => cache.Alloc(i % 3 == 0 ? 5000 : 64)).ToArray();
+            var pieces = Enumerable.Range(0, 5000).Select(i => cache.Alloc(i % 3 == 0 ? (i % 2 == 0 ? 5000 : 3000) : 64)).ToArray();
             Assert.Equal(5000, pieces[0].Length);
+            Assert.Equal(3000, pieces[3].Length); // cut from the cache's slice now, above the old 2 KiB
             await Task.Run(() => NativePages.PutBatch(pieces));
             Assert.Throws<ArgumentOutOfRangeException>(() => cache.Alloc(0));
             Assert.Throws<ArgumentOutOfRangeException>(() => cache.Alloc(8193));

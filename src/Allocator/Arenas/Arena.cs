@@ -134,14 +134,27 @@ internal struct Arena
     /// <summary>
     /// Breaks off a thread's or a local cache's slice: <paramref name="size"/> bytes, or all that is left of
     /// the current folio when that is less but at least <paramref name="minimum"/>, so a folio's tail goes to
-    /// a slice instead of being skipped when a larger slice does not fit.
+    /// a slice instead of being skipped when a larger slice does not fit. The caller's old slice, if it was
+    /// cut from this arena's current folio life (<paramref name="oldEntry"/>), is taken back with it:
+    /// <paramref name="tookOld"/> then says the caller holds nothing more of it; otherwise the caller gives its
+    /// <paramref name="oldShare"/> back itself, after the lock.
     /// </summary>
     /// <exception cref="OutOfMemoryException">The OS refused a folio.</exception>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
     /// <remarks>Entered with the lock held; returns with it released. Both sizes are multiples of the
     /// alignment, and so is what is left of a folio, since every piece is cut to a multiple of it.</remarks>
-    public BioVec AllocSliceLocked(int minimum, int size, FolioOwner owner)
+    public BioVec AllocSliceLocked(int minimum, int size, FolioOwner owner, long oldEntry, int oldShare, int oldPieces, out bool tookOld)
     {
+        // The caller's old slice (oldEntry, 0 if none), when it is of this folio life: its share is references
+        // the lock holder may move into the bias like any other, since the shared count already holds them,
+        // and the pieces cut from it, counted as one so far, join this arena's count. No atomic operation.
+        tookOld = oldEntry != 0 && oldEntry == _folioEntry;
+        if (tookOld)
+        {
+            _bias += oldShare;
+            _fragmentsAllocated += oldPieces - 1;
+        }
+
         int left = _limit - _used;
         if (left < size && left >= minimum)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.Arenas;
@@ -80,6 +81,7 @@ internal struct FolioSlice
     /// </summary>
     public BioVec Install(in BioVec slice, int alignment, int size, int fullSize)
     {
+        Debug.Assert(slice.Length >= fullSize, "a slice holds at least its first piece (ZcopyAllocator.AllocSlice)");
         int share = (slice.Length / alignment) + 1;
 
         // The slice's own reference is part of the share; the rest is added in one step before any piece

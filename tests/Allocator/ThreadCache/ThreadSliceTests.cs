@@ -94,9 +94,12 @@ public sealed class ThreadSliceTests
         Assert.Equal(2, ThreadSlice.Current.PiecesCut);
         Assert.Equal(count, NativePages.RefCount(first.Page)); // cut from the share, no atomic operation
 
-        // One byte over the limit: the arena's, one reference added to the folio it comes from.
+        // One byte over the limit: the arena's, from the next folio (the slice took all of the first).
         BioVec large = allocator.Alloc(16385);
         Assert.Equal(2, ThreadSlice.Current.PiecesCut);
+        Assert.NotEqual(first.Page, large.Page);
+        Assert.All([first, second, large], piece => Assert.InRange(piece.Offset + piece.Length, 1, 65536));
+        PieceAssert.Disjoint([first, second, large]);
 
         NativePages.Put(second);
         NativePages.Put(first);
@@ -134,6 +137,30 @@ public sealed class ThreadSliceTests
         PieceAssert.Disjoint(pieces);
 
         NativePages.PutBatch(pieces.ToArray());
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
+    public void A_batch_with_a_16_KiB_piece_is_cut_from_one_slice() => OnFreshThread(() =>
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 65536 }, source, processors: 1);
+        var pieces = new BioVec[3];
+        Assert.Equal(3, allocator.AllocBatch([64, 16384, 64], pieces));
+
+        // The 64 B header opens an 8 KiB slice, which cannot hold the body: the body opens a slice of its own,
+        // the folio's remaining 56 KiB (room for four like it would be 64), and the trailer follows it there.
+        Assert.Equal(2, ThreadSlice.Current!.PiecesCut);
+        Assert.Equal(65536 - 8192, ThreadSlice.Current.InstalledBytes);
+        Assert.Equal(pieces[0].Page, pieces[1].Page);
+        Assert.Equal(8192, pieces[1].Offset);
+        Assert.Equal(pieces[1].Entry, pieces[2].Entry);
+        Assert.Equal(pieces[1].Offset + 16384, pieces[2].Offset);
+        Assert.All(pieces, piece => Assert.InRange(piece.Offset + piece.Length, 1, 65536));
+        PieceAssert.Disjoint(pieces);
+
+        NativePages.PutBatch(pieces);
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
     });
