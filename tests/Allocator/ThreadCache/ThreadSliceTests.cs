@@ -9,6 +9,7 @@ using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.ThreadCache;
 
+[Collection(DeferredReleaseReaders.Name)]
 public sealed class ThreadSliceTests
 {
     private static readonly ZcopyAllocatorOptions SmallFolios = new() { FolioSize = 16384 };
