@@ -99,12 +99,12 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>
     /// Largest piece any slice (a thread's or a local cache's) may cut: a quarter of the largest slice (16 KiB
     /// with the default folio; the cap at <see cref="MaxFragmentSize"/>, half a folio, is only a guard). A slice
-    /// only moves forward, so a piece that does not fit in what is left of one ends it and leaves the rest unused
-    /// for that folio life: less than that piece, so at most 16 KiB, where an arena leaves up to half a folio the
-    /// same way. A slice is taken with room for four such pieces. It was a quarter of the first slice (2 KiB): pieces from 2 to
-    /// 16 KiB then took the arena's lock and an atomic release each, 34 ns a pair at 4 KiB against 3 ns for
-    /// ArrayPool (docs/benchmarks.md, step 40). 0 when the alignment leaves no room for slices (see the
-    /// constructor).
+    /// only moves forward, so a piece that does not fit in what is left of one ends it and leaves the rest
+    /// unused for that folio life: less than that piece, so at most 16 KiB, where an arena leaves up to half a
+    /// folio the same way. A slice is taken with room for four such pieces. It was a quarter of the first slice
+    /// (2 KiB): pieces from 2 to 16 KiB then took the arena's lock and an atomic release each, 34 ns a pair at
+    /// 4 KiB against 3 ns for ArrayPool (docs/benchmarks.md, step 40). 0 when the alignment leaves no room for
+    /// slices (see the constructor).
     /// </summary>
     private readonly int _sliceCutLimit;
 
@@ -578,8 +578,9 @@ public sealed class ZcopyAllocator : IDisposable
         bool tookOld = false;
         try
         {
+            int minimum = Math.Max(Math.Min(size, _firstSliceSize), fullSize);
             return EnterArena().AllocSliceLocked(
-                Math.Max(Math.Min(size, _firstSliceSize), fullSize), Math.Max(size, fullSize), _owner, held.Entry, held.Share, held.Cut, out tookOld);
+                minimum, Math.Max(size, fullSize), _owner, held.Entry, held.Share, held.Cut, out tookOld);
         }
         finally
         {
