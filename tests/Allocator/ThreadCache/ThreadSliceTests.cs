@@ -167,6 +167,76 @@ public sealed class ThreadSliceTests
     });
 
     [Fact]
+    public void Slices_taken_back_over_a_whole_1_GiB_folio_at_alignment_1_keep_its_count_in_range() => OnFreshThread(() =>
+    {
+        // The largest share there is (2^30 + 1 references). Had each old slice's share gone into the arena's
+        // bias, the count would grow by a slice's share per change and pass int.MaxValue after about 16,380
+        // changes, and Get would then call a live piece released (found by a helper's review, step 41).
+        var source = new FaultInjectingPageSource();
+        var options = new ZcopyAllocatorOptions { FolioSize = 1 << 30, Alignment = 1, PrefaultFolios = false };
+        var allocator = new ZcopyAllocator(options, source, processors: 1);
+        Assert.True(allocator.ThreadCache);
+        long pieces = 0;
+        for (int i = 0; i < ((1 << 30) / 16384) + 8; i++)
+        {
+            BioVec piece = allocator.Alloc(16384);
+            NativePages.Get(piece); // refuses a count that has gone out of range
+            NativePages.Put(piece);
+            NativePages.Put(piece);
+            pieces++;
+        }
+
+        Assert.Equal(pieces, allocator.GetStatistics().FragmentsAllocated);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
+    public void A_map_refused_after_old_slices_were_taken_back_leaks_nothing_and_counts_every_piece() => OnFreshThread(() =>
+    {
+        // A thread slice and a local cache change slices on 16 KiB folios, taking old slices back into the
+        // arena, until every map is refused: the refusal comes after the old share joined the bias (from a
+        // helper's review of step 41).
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        var cache = new ZcopyLocalCache(allocator);
+        BioVec kept = allocator.Alloc(100); // keeps the first folio referenced: parked, not reissued
+        long made = 1;
+        bool refused = false;
+        for (int i = 0; i < 2000 && !refused; i++)
+        {
+            source.FailAllMaps = i >= 300;
+            BioVec a = default;
+            try
+            {
+                a = allocator.Alloc(100 + (i % 7 * 300));
+                made++;
+                NativePages.Put(cache.Alloc(64 + (i % 5 * 200)));
+                made++;
+            }
+            catch (OutOfMemoryException)
+            {
+                refused = true;
+            }
+            finally
+            {
+                if (!a.IsEmpty)
+                {
+                    NativePages.Put(a);
+                }
+            }
+        }
+
+        Assert.True(refused);
+        source.FailAllMaps = false;
+        NativePages.Put(kept);
+        cache.Dispose();
+        Assert.Equal(made, allocator.GetStatistics().FragmentsAllocated);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
     public void An_alignment_too_large_for_a_slice_turns_the_thread_cache_off() => OnFreshThread(() =>
     {
         // A slice holds a share of one ref per Alignment bytes: with 4 KiB folios aligned to 4 KiB it would
