@@ -355,11 +355,21 @@ public static class NativePages
         Release(entry, address, 1);
     }
 
-    /// <summary>True when the piece names a live page life: the same check <see cref="Put(in BioVec)"/> makes.</summary>
+    /// <summary>
+    /// True when the piece names a live page life: the checks <see cref="Put(in BioVec)"/> makes. The entry
+    /// alone is not enough: a dead folio kept for reuse, or waiting for a refused unmap to be retried, keeps
+    /// its entry in the table with a count of zero until it is reissued or unmapped.
+    /// </summary>
     internal static bool IsCurrent(in BioVec piece)
     {
         long entry = PageSideTable.Find(piece.Page);
-        return !piece.IsEmpty && entry != 0 && (entry & ~PageSideTable.TrackedBit) == piece.Entry;
+        if (piece.IsEmpty || entry == 0 || (entry & ~PageSideTable.TrackedBit) != piece.Entry)
+        {
+            return false;
+        }
+
+        long state = Volatile.Read(ref PageSideTable.Run(entry).State);
+        return PageSideTable.GenerationOfState(state) == PageSideTable.GenerationOf(entry) && PageSideTable.CountOfState(state) > 0;
     }
 
     /// <summary>The entry for a piece, checked against the piece's page life.</summary>
@@ -420,33 +430,17 @@ public static class NativePages
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Release(long entry, nint address, int refs, bool dropWhatIsLeft = false)
     {
-        ref PageRun run = ref PageSideTable.Run(entry);
-        uint generation = PageSideTable.GenerationOf(entry);
-        long seen = Volatile.Read(ref run.State);
-        int dropped;
-        while (true)
+        int dropped = PageSideTable.Drop(entry, refs, partial: dropWhatIsLeft, out long seen);
+        if (dropped == 0)
         {
-            int count = PageSideTable.CountOfState(seen);
-            if (PageSideTable.GenerationOfState(seen) != generation || count <= 0 || (count < refs && !dropWhatIsLeft))
-            {
-                throw Released(address, refs, seen);
-            }
-
-            dropped = Math.Min(count, refs);
-            long witnessed = Interlocked.CompareExchange(ref run.State, seen - dropped, seen);
-            if (witnessed == seen)
-            {
-                break;
-            }
-
-            seen = witnessed;
+            throw Released(address, refs, seen);
         }
 
         if (PageSideTable.CountOfState(seen) == dropped)
         {
             // Throws if the OS refused the unmap (the owner keeps the run and retries): an excess, below, is
             // then the lesser news.
-            run.Owner!.OnFinalRelease(entry);
+            PageSideTable.Run(entry).Owner!.OnFinalRelease(entry);
         }
 
         if (dropped < refs)

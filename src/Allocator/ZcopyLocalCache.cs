@@ -29,8 +29,13 @@ public sealed class ZcopyLocalCache : IDisposable
     /// <summary>The allocator slices come from.</summary>
     private readonly ZcopyAllocator _allocator;
 
-    /// <summary>Largest piece cut from a slice: a quarter of the largest slice, so a slice is not wasted on one piece.</summary>
-    private readonly int _maxCachedSize;
+    /// <summary>
+    /// Largest piece cut from a slice: a quarter of the largest slice, so a slice is not wasted on one piece.
+    /// The allocator's Dispose sets it to 0 (<see cref="Shut"/>), so that the fast path's own size check sends
+    /// every call to the slow path, which refuses it: a disposed allocator hands out nothing more, at no cost
+    /// per piece. Written by the owner at construction and by the disposing thread (Volatile); read by the owner.
+    /// </summary>
+    private int _maxCachedSize;
 
     /// <summary>Alignment minus one, as the allocator rounds.</summary>
     private readonly int _alignmentMask;
@@ -52,9 +57,13 @@ public sealed class ZcopyLocalCache : IDisposable
         // then cuts nothing itself (no piece size qualifies) and forwards every call.
         _maxCachedSize = allocator.Owner.Tracker is null ? allocator.MaxCachedSize : 0;
         _alignmentMask = allocator.Alignment - 1;
+        if (!allocator.TryAddLocalCache(this))
+        {
+            Shut(); // disposed already: every call goes to the allocator, which refuses it
+        }
     }
 
-    /// <summary>Largest piece cut from the slice; larger ones go to the allocator directly.</summary>
+    /// <summary>Largest piece cut from the slice; larger ones go to the allocator directly. 0 once the allocator is disposed.</summary>
     public int MaxCachedSize => _maxCachedSize;
 
     /// <summary>A piece of <paramref name="size"/> bytes, as <see cref="ZcopyAllocator.Alloc"/> gives.</summary>
@@ -93,8 +102,16 @@ public sealed class ZcopyLocalCache : IDisposable
     public void Dispose()
     {
         _disposed = true;
+        _allocator.RemoveLocalCache(this);
         ReturnSlice();
     }
+
+    /// <summary>
+    /// Called by the allocator's Dispose: no size is cut from the slice any more, so every Alloc reaches
+    /// the allocator and is refused there, even while the slice still has room. The slice itself is the
+    /// owner's to give back, at its next Alloc or its Dispose: this runs on another thread.
+    /// </summary>
+    internal void Shut() => Volatile.Write(ref _maxCachedSize, 0);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private BioVec AllocSlow(int size, int fullSize)
@@ -102,7 +119,12 @@ public sealed class ZcopyLocalCache : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)(size - 1) >= (uint)_maxCachedSize)
         {
-            return _allocator.Alloc(size); // too big to cut from a slice, or out of range: let it say so
+            if (_maxCachedSize == 0)
+            {
+                ReturnSlice(); // shut by the allocator's Dispose: the slice goes back now (a no-op without one)
+            }
+
+            return _allocator.Alloc(size); // too big to cut from a slice, out of range or disposed: let it say so
         }
 
         FolioSlice held = _slice.Detach();

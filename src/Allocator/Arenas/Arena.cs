@@ -378,8 +378,10 @@ internal struct Arena
     /// </summary>
     private bool TryReissue(long entry, int bias, FolioOwner owner)
     {
-        long after = Interlocked.Add(ref PageSideTable.Run(entry).State, -bias);
-        if (PageSideTable.CountOfState(after) != 0)
+        // Never below zero and never on another life (PageSideTable.Drop): a piece released twice may have
+        // taken some of the bias, and then the bias is the rest of the count, not more.
+        int dropped = PageSideTable.Drop(entry, bias, partial: true, out long seen);
+        if (dropped == 0 || PageSideTable.CountOfState(seen) != dropped)
         {
             return false;
         }

@@ -120,21 +120,24 @@ internal sealed class FolioOwner : PageRunOwner
     /// the caller's failure here (an arena giving back its own share, on Alloc or Dispose): the folio
     /// stays on the pending-unmap list and is retried, and nothing is thrown.
     /// </summary>
+    /// <remarks>
+    /// The share is part of the count, so with correct callers the count never drops below it. A piece
+    /// released twice takes one of the share's refs (no count can tell that release from a real one; only
+    /// fragment tracking sees it), so the drop stops at zero, as the folio's final release, and touches no
+    /// other life (<see cref="PageSideTable.Drop"/>): the folio is unmapped or kept as usual and the table
+    /// stays consistent, where a plain add would borrow from the generation and leave the folio mapped for good.
+    /// </remarks>
     public static void ReleaseShare(long entry, int share)
     {
-        ref PageRun run = ref PageSideTable.Run(entry);
-
-        // Plain add on the packed state: the holder's share is part of the count, so the count cannot go
-        // below zero and never borrows from the generation; the generation cannot change while a share
-        // is held.
-        long after = Interlocked.Add(ref run.State, -share);
-        if (PageSideTable.CountOfState(after) == 0)
+        int dropped = PageSideTable.Drop(entry, share, partial: true, out long seen);
+        if (dropped != 0 && PageSideTable.CountOfState(seen) == dropped)
         {
+            PageRunOwner owner = PageSideTable.Run(entry).Owner!;
             try
             {
-                run.Owner!.OnFinalRelease(entry);
+                owner.OnFinalRelease(entry);
             }
-            catch (InvalidOperationException) when (run.Owner!.IsPendingUnmap(entry))
+            catch (InvalidOperationException) when (owner.IsPendingUnmap(entry))
             {
                 // Refused unmap: deferred by the owner, retried before its next map and on Dispose.
             }
@@ -210,6 +213,9 @@ internal sealed class FolioOwner : PageRunOwner
         ReleaseToOs(entry);
         return true;
     }
+
+    /// <inheritdoc/>
+    public override bool KeepsDead(long entry) => base.KeepsDead(entry) || _stash.Contains(entry);
 
     /// <inheritdoc/>
     protected override void OnUnmapped(nuint length) => Interlocked.Increment(ref _foliosUnmapped);

@@ -1,3 +1,4 @@
+using System;
 using System.Threading;
 
 namespace NativeZcopy.Arenas;
@@ -78,6 +79,9 @@ internal sealed class FolioStash
 
         return false;
     }
+
+    /// <summary>True when <paramref name="entry"/> sits in a slot now (a racy snapshot: for diagnostics).</summary>
+    public bool Contains(long entry) => Array.IndexOf(_slots, entry) >= 0;
 
     /// <summary>Takes any dead folio, searching from <paramref name="arena"/>'s slots. Returns 0 when empty.</summary>
     public long TryPop(int arena)

@@ -68,6 +68,13 @@ internal class PageRunOwner
     }
 
     /// <summary>
+    /// True when <paramref name="entry"/> is a dead run (count 0) that this owner rightly keeps registered:
+    /// waiting for its unmap to be retried, or, for an owner that keeps runs for reuse, kept. For
+    /// <see cref="PageSideTable.Verify"/>.
+    /// </summary>
+    public virtual bool KeepsDead(long entry) => IsPendingUnmap(entry);
+
+    /// <summary>
     /// Tries again to unmap every run whose unmap the OS refused. Returns how many were unmapped; the
     /// others stay pending. Never throws for an OS refusal.
     /// </summary>

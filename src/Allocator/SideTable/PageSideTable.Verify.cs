@@ -47,9 +47,9 @@ internal static partial class PageSideTable
 
                 long firstSlot = Find(run.Base);
                 entry |= firstSlot & TrackedBit;
-                if (count < 0 || (count == 0 && !run.Owner.IsPendingUnmap(entry)))
+                if (count < 0 || (count == 0 && !run.Owner.KeepsDead(entry)))
                 {
-                    throw Inconsistent($"descriptor {index} (0x{run.Base:X}) has count {count} and is not waiting for an unmap");
+                    throw Inconsistent($"descriptor {index} (0x{run.Base:X}) has count {count} and is neither waiting for an unmap nor kept for reuse");
                 }
 
                 for (nuint offset = 0; offset < run.Length; offset += pageSize)

@@ -154,6 +154,39 @@ internal static partial class PageSideTable
     public static int CountOfState(long state) => (int)state;
 
     /// <summary>
+    /// Drops up to <paramref name="refs"/> references from the life <paramref name="entry"/> names, in one
+    /// compare-and-swap on its state: never below zero and never on another life, so a count short of what
+    /// its holders give back (a piece released twice) never borrows from the generation. With
+    /// <paramref name="partial"/> false a count below <paramref name="refs"/> is left alone. Returns how many
+    /// were dropped, 0 when the life is over or nothing was dropped, and the state they were dropped from:
+    /// the caller's was the final release when <see cref="CountOfState"/> of it equals the result.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Drop(long entry, int refs, bool partial, out long seen)
+    {
+        ref PageRun run = ref Run(entry);
+        uint generation = GenerationOf(entry);
+        seen = Volatile.Read(ref run.State);
+        while (true)
+        {
+            int count = CountOfState(seen);
+            if (GenerationOfState(seen) != generation || count <= 0 || (count < refs && !partial))
+            {
+                return 0;
+            }
+
+            int dropped = Math.Min(count, refs);
+            long witnessed = Interlocked.CompareExchange(ref run.State, seen - dropped, seen);
+            if (witnessed == seen)
+            {
+                return dropped;
+            }
+
+            seen = witnessed;
+        }
+    }
+
+    /// <summary>
     /// Registers a fresh mapping with <paramref name="initialCount"/> refs and publishes its slots.
     /// Returns its entry. Throws <see cref="OutOfMemoryException"/> when the mapping lies outside the
     /// covered address space or the descriptor space is exhausted; the caller still owns the mapping then.
