@@ -91,9 +91,10 @@ public sealed class ZcopyAllocator : IDisposable
     private readonly FragmentTracker? _tracker;
 
     /// <summary>
-    /// Local caches over this allocator not yet disposed, which <see cref="Dispose"/> shuts
-    /// (<see cref="ZcopyLocalCache.Shut"/>) so that their fast path refuses every size without a check of its
-    /// own. Guarded by locking it; only creation, disposal and the allocator's Dispose touch it.
+    /// Local caches over this allocator that hold a slice and are not yet disposed, which <see cref="Dispose"/>
+    /// shuts (<see cref="ZcopyLocalCache.Shut"/>) so that their fast path refuses every size without a check of
+    /// its own. A cache joins at its first slice, so one that never holds a folio is never kept alive here.
+    /// Guarded by locking it; only a cache's first slice, its Dispose and the allocator's Dispose touch it.
     /// </summary>
     private readonly HashSet<ZcopyLocalCache> _localCaches = [];
 
@@ -376,7 +377,7 @@ public sealed class ZcopyAllocator : IDisposable
     /// </summary>
     public ZcopyLocalCache CreateLocalCache() => new(this);
 
-    /// <summary>Registers a new local cache for <see cref="Dispose"/> to shut; false when this allocator is disposed already.</summary>
+    /// <summary>Registers a local cache taking its first slice, for <see cref="Dispose"/> to shut; false when this allocator is disposed already.</summary>
     internal bool TryAddLocalCache(ZcopyLocalCache cache)
     {
         if (ReferenceEquals(this, Volatile.Read(ref s_shared)))
@@ -408,7 +409,9 @@ public sealed class ZcopyAllocator : IDisposable
     public BioVec MemDup(ReadOnlySpan<byte> source)
     {
         // Alloc's inlined cut, with a slow path of MemDup's own so that a bad length is named for the
-        // caller's argument: a range check ahead of the cut instead cost 2-3 ns at every size (step 44).
+        // caller's argument: a range check ahead of the cut instead cost 2-3 ns at every size, and one cut
+        // shared with Alloc, its slow path taking the name, measured up to 0.2 ns slower on Alloc's own pair
+        // at 1 and 4 KiB (step 44). The copy of Alloc's condition is the price of neither.
         int size = source.Length;
         BioVec piece = ThreadSlice.Current is { } slice && (uint)(size - 1) < (uint)_maxSlicedSize
             && slice.TryCut(this, size, (size + _alignmentMask) & ~_alignmentMask, out BioVec cut)

@@ -33,7 +33,9 @@ public sealed class ZcopyLocalCache : IDisposable
     /// Largest piece cut from a slice: a quarter of the largest slice, so a slice is not wasted on one piece.
     /// The allocator's Dispose sets it to 0 (<see cref="Shut"/>), so that the fast path's own size check sends
     /// every call to the slow path, which refuses it: a disposed allocator hands out nothing more, at no cost
-    /// per piece. Written by the owner at construction and by the disposing thread (Volatile); read by the owner.
+    /// per piece. Written at construction and by the disposing thread (Volatile.Write); read with
+    /// Volatile.Read except on the fast path, where a stale value can only cut a piece or two more, during
+    /// the Dispose, from a slice the cache's share keeps mapped until the cache gives it back.
     /// </summary>
     private int _maxCachedSize;
 
@@ -46,6 +48,12 @@ public sealed class ZcopyLocalCache : IDisposable
     /// <summary>True once disposed.</summary>
     private bool _disposed;
 
+    /// <summary>
+    /// True once the allocator knows this cache (see <see cref="ZcopyAllocator.TryAddLocalCache"/>): from the
+    /// first slice it takes, so a cache that never holds a folio is never kept alive by its allocator. Owner only.
+    /// </summary>
+    private bool _registered;
+
     /// <summary>Creates a cache over <paramref name="allocator"/>.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="allocator"/> is null.</exception>
     public ZcopyLocalCache(ZcopyAllocator allocator)
@@ -57,14 +65,10 @@ public sealed class ZcopyLocalCache : IDisposable
         // then cuts nothing itself (no piece size qualifies) and forwards every call.
         _maxCachedSize = allocator.Owner.Tracker is null ? allocator.MaxCachedSize : 0;
         _alignmentMask = allocator.Alignment - 1;
-        if (!allocator.TryAddLocalCache(this))
-        {
-            Shut(); // disposed already: every call goes to the allocator, which refuses it
-        }
     }
 
     /// <summary>Largest piece cut from the slice; larger ones go to the allocator directly. 0 once the allocator is disposed.</summary>
-    public int MaxCachedSize => _maxCachedSize;
+    public int MaxCachedSize => Volatile.Read(ref _maxCachedSize);
 
     /// <summary>A piece of <paramref name="size"/> bytes, as <see cref="ZcopyAllocator.Alloc"/> gives.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not in 1..<see cref="ZcopyAllocator.MaxFragmentSize"/>.</exception>
@@ -102,7 +106,12 @@ public sealed class ZcopyLocalCache : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _allocator.RemoveLocalCache(this);
+        if (_registered)
+        {
+            _registered = false;
+            _allocator.RemoveLocalCache(this);
+        }
+
         ReturnSlice();
     }
 
@@ -117,14 +126,22 @@ public sealed class ZcopyLocalCache : IDisposable
     private BioVec AllocSlow(int size, int fullSize)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if ((uint)(size - 1) >= (uint)_maxCachedSize)
+        int maxCachedSize = Volatile.Read(ref _maxCachedSize);
+        if ((uint)(size - 1) >= (uint)maxCachedSize)
         {
-            if (_maxCachedSize == 0)
+            if (maxCachedSize == 0)
             {
                 ReturnSlice(); // shut by the allocator's Dispose: the slice goes back now (a no-op without one)
             }
 
             return _allocator.Alloc(size); // too big to cut from a slice, out of range or disposed: let it say so
+        }
+
+        // Known to the allocator before it holds a folio, so the allocator's Dispose can shut it; if that
+        // Dispose came first, the allocator refuses the slice below.
+        if (!_registered)
+        {
+            _registered = _allocator.TryAddLocalCache(this);
         }
 
         FolioSlice held = _slice.Detach();

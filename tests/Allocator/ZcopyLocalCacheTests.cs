@@ -117,4 +117,40 @@ public sealed class ZcopyLocalCacheTests
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
     }
+
+    /// <summary>
+    /// The allocator knows a cache only while it holds a slice, for its Dispose to shut: a cache that never
+    /// took one (unused, or forwarding everything under fragment tracking) and was never disposed is garbage
+    /// like any other object (found by a review of the first version, which registered every cache).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_undisposed_cache_holding_no_slice_is_not_kept_alive_by_its_allocator(bool tracking)
+    {
+        using var allocator = new ZcopyAllocator(
+            new ZcopyAllocatorOptions { FolioSize = 16384, TrackFragments = tracking, LeakReportAge = System.Threading.Timeout.InfiniteTimeSpan },
+            NativeZcopy.Native.PageSource.Os,
+            processors: 1);
+        WeakReference cache = MakeCache(allocator, use: tracking);
+        for (int i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(cache.IsAlive);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference MakeCache(ZcopyAllocator allocator, bool use)
+    {
+        var cache = allocator.CreateLocalCache();
+        if (use)
+        {
+            cache.Put(cache.Alloc(64));
+        }
+
+        return new WeakReference(cache);
+    }
 }

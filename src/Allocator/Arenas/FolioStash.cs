@@ -1,4 +1,3 @@
-using System;
 using System.Threading;
 
 namespace NativeZcopy.Arenas;
@@ -81,7 +80,19 @@ internal sealed class FolioStash
     }
 
     /// <summary>True when <paramref name="entry"/> sits in a slot now (a racy snapshot: for diagnostics).</summary>
-    public bool Contains(long entry) => Array.IndexOf(_slots, entry) >= 0;
+    public bool Contains(long entry)
+    {
+        long[] slots = _slots;
+        for (int slot = 0; slot < slots.Length; slot++)
+        {
+            if (Volatile.Read(ref slots[slot]) == entry)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Takes any dead folio, searching from <paramref name="arena"/>'s slots. Returns 0 when empty.</summary>
     public long TryPop(int arena)
