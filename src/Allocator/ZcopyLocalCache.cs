@@ -67,7 +67,7 @@ public sealed class ZcopyLocalCache : IDisposable
         _alignmentMask = allocator.Alignment - 1;
     }
 
-    /// <summary>Largest piece cut from the slice; larger ones go to the allocator directly. 0 once the allocator is disposed.</summary>
+    /// <summary>Largest piece cut from the slice; larger ones go to the allocator directly. 0 once the allocator's Dispose has shut the cache.</summary>
     public int MaxCachedSize => Volatile.Read(ref _maxCachedSize);
 
     /// <summary>A piece of <paramref name="size"/> bytes, as <see cref="ZcopyAllocator.Alloc"/> gives.</summary>
