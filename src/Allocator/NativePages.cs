@@ -372,6 +372,19 @@ public static class NativePages
         return PageSideTable.GenerationOfState(state) == PageSideTable.GenerationOf(entry) && PageSideTable.CountOfState(state) > 0;
     }
 
+    /// <summary>
+    /// Marks the page life of <paramref name="piece"/>, which the caller holds a reference on, to be unmapped
+    /// at its final release and never reused (<see cref="PageRun.Quarantined"/>). A piece that names no live
+    /// life is left alone: its release is refused anyway.
+    /// </summary>
+    internal static void Quarantine(in BioVec piece)
+    {
+        if (IsCurrent(piece))
+        {
+            PageSideTable.Quarantine(PageSideTable.Find(piece.Page));
+        }
+    }
+
     /// <summary>The entry for a piece, checked against the piece's page life.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long EntryOf(in BioVec piece)

@@ -386,6 +386,14 @@ internal struct Arena
             return false;
         }
 
+        if (PageSideTable.IsQuarantined(entry))
+        {
+            // Bytes of this life may still be read by the kernel (a zero-copy send abandoned at a socket's
+            // close): not reissued, but unmapped, after the lock, by the owner's next retry of pending unmaps.
+            owner.UnmapLater(entry);
+            return false;
+        }
+
         // No piece of this folio is referenced any more, so nobody else can reach its state: give it a new
         // generation (stale pieces of its last life are refused from now on) and start over. If the
         // allocator is being disposed, Drain runs after us on this lock and gives the folio back.

@@ -165,7 +165,8 @@ internal sealed class FolioOwner : PageRunOwner
     /// </summary>
     public override void OnFinalRelease(long entry)
     {
-        if (!_stash.IsDisabled && !IsDisposed && _stash.TryPush(Thread.GetCurrentProcessorId(), entry))
+        // A quarantined folio's bytes may still be on their way out of a closed socket: never reused.
+        if (!_stash.IsDisabled && !IsDisposed && !PageSideTable.IsQuarantined(entry) && _stash.TryPush(Thread.GetCurrentProcessorId(), entry))
         {
             // Dispose may have emptied the stash between our check and our push. If so, whichever of us
             // takes the entry back out owns it: if it is us, unmap it here.

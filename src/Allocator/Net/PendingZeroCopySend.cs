@@ -25,6 +25,9 @@ internal struct PendingZeroCopySend
     /// <summary>True once the send finished issuing calls; only then can <see cref="Completed"/> reach the end.</summary>
     public bool Closed;
 
+    /// <summary>True when the socket closed before every call completed: released quarantined (see <see cref="ZcopySocketStatistics.AbandonedMessages"/>).</summary>
+    public bool Abandoned;
+
     /// <summary>How many of the numbers <paramref name="first"/>..<paramref name="last"/> (inclusive, mod 2^32) are this message's.</summary>
     public readonly uint Overlap(uint first, uint last)
     {

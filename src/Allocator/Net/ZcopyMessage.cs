@@ -132,11 +132,22 @@ public sealed class ZcopyMessage : IDisposable
     /// <summary>
     /// Drops one ref per entry (neighbouring pieces of one page with one atomic operation) and returns the
     /// array to the pool. Every entry is released even if one fails; the first failure is rethrown after.
+    /// With <paramref name="quarantine"/>, each entry's page life is first marked so that it is unmapped at its
+    /// final release and never reused (a message the kernel may still be sending; see
+    /// <see cref="ZcopySocketStatistics.AbandonedMessages"/>).
     /// </summary>
-    internal static void ReleaseEntries(BioVec[] entries, int count)
+    internal static void ReleaseEntries(BioVec[] entries, int count, bool quarantine = false)
     {
         try
         {
+            if (quarantine)
+            {
+                foreach (BioVec entry in entries.AsSpan(0, count))
+                {
+                    NativePages.Quarantine(entry);
+                }
+            }
+
             NativePages.PutBatch(entries.AsSpan(0, count));
         }
         finally

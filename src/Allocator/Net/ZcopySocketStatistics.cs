@@ -20,6 +20,12 @@ namespace NativeZcopy.Net;
 /// that refused SO_ZEROCOPY, plus every single sendmsg call the kernel refused with ENOBUFS (its
 /// notification memory for the socket was full) and that was then made without MSG_ZEROCOPY.</param>
 /// <param name="PendingMessages">Messages whose pages the kernel still holds: their refs are not yet dropped.</param>
+/// <param name="AbandonedMessages">Messages still waiting for the kernel when the socket was closed. Nobody can
+/// report on them after the close, so their refs were dropped without the kernel's word, and the folios and
+/// page runs they held were quarantined: unmapped at their final release, never reissued or kept, so no new
+/// piece can rewrite bytes the kernel may still be sending. Memory the caller still holds a reference on
+/// stays mapped and must not be rewritten. Wait for <paramref name="PendingMessages"/> to reach 0 before
+/// closing a socket to keep this at 0.</param>
 public readonly record struct ZcopySocketStatistics(
     SocketError ZeroCopyUnavailable,
     long ZeroCopySendCalls,
@@ -27,4 +33,5 @@ public readonly record struct ZcopySocketStatistics(
     long CopiedSendCalls,
     long CompletionNotifications,
     long CopyingFallbackSends,
-    int PendingMessages);
+    int PendingMessages,
+    long AbandonedMessages);

@@ -37,10 +37,12 @@ namespace NativeZcopy.Net;
 /// </para>
 /// <para>
 /// A socket closed while messages are pending can no longer be asked about them; their refs are dropped
-/// at the next drain. The kernel took its own references on the pages at send time, so it never reads
-/// unmapped memory, but a folio reissued in place could be rewritten before the kernel finished sending
-/// the queued bytes: wait for <see cref="ZcopySocketStatistics.PendingMessages"/> to reach 0 (or shut the
-/// socket down) before closing it if those bytes matter.
+/// at the next drain, quarantined: the kernel took its own references on the pages at send time and may
+/// go on sending the queued bytes after the close, so the folios and page runs those messages held are
+/// unmapped at their final release and never reissued or kept, and no new piece can rewrite the bytes
+/// (<see cref="ZcopySocketStatistics.AbandonedMessages"/> counts them). Memory the caller holds a reference
+/// on itself stays mapped: wait for <see cref="ZcopySocketStatistics.PendingMessages"/> to reach 0 before
+/// closing the socket if the caller means to rewrite it.
 /// </para>
 /// </remarks>
 internal sealed class ZeroCopySocketState
@@ -99,6 +101,7 @@ internal sealed class ZeroCopySocketState
     private long _copiedCalls;
     private long _notifications;
     private long _fallbackSends;
+    private long _abandonedMessages;
 
     private ZeroCopySocketState(Socket socket)
     {
@@ -219,7 +222,7 @@ internal sealed class ZeroCopySocketState
         {
             return new ZcopySocketStatistics(
                 _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends,
-                _pending.Count + Volatile.Read(ref _releasing));
+                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages);
         }
     }
 
@@ -287,6 +290,10 @@ internal sealed class ZeroCopySocketState
             PendingZeroCopySend send = _pending[i];
             if (send.Closed && (closed || send.Completed >= send.Ids))
             {
+                // Closed before the kernel reported every call: it may still be sending these bytes, and
+                // can no longer say when it is done. Released quarantined: never reused, only unmapped.
+                send.Abandoned = send.Completed < send.Ids;
+                _abandonedMessages += send.Abandoned ? 1 : 0;
                 released ??= ArrayPool<PendingZeroCopySend>.Shared.Rent(_pending.Count);
                 released[releasedCount++] = send;
                 _pending.RemoveAt(i--);
@@ -362,7 +369,7 @@ internal sealed class ZeroCopySocketState
         {
             try
             {
-                ZcopyMessage.ReleaseEntries(released[i].Entries, released[i].Count);
+                ZcopyMessage.ReleaseEntries(released[i].Entries, released[i].Count, quarantine: released[i].Abandoned);
             }
             catch (InvalidOperationException)
             {

@@ -46,4 +46,13 @@ internal struct PageRun
     /// <summary>Who returns the mapping to its page source when the last ref goes.</summary>
     [FieldOffset(24)]
     public PageRunOwner? Owner;
+
+    /// <summary>
+    /// 1 once the kernel may still read bytes of this mapping that its holders have let go (a zero-copy
+    /// send abandoned when its socket closed): the mapping is then unmapped at its final release, never
+    /// reissued in place or kept for reuse, so no new piece can rewrite those bytes. Set with
+    /// <see cref="System.Threading.Volatile"/> by a releasing thread before its Put; reset by Register.
+    /// </summary>
+    [FieldOffset(32)]
+    public int Quarantined;
 }

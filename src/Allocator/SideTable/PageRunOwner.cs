@@ -139,6 +139,13 @@ internal class PageRunOwner
         }
     }
 
+    /// <summary>
+    /// Puts a dead run (count zero) on the pending list without a system call, for a caller that holds an
+    /// arena lock: the next <see cref="RetryPendingUnmaps"/> (before this owner's next map, at Trim and at
+    /// Dispose) unmaps it.
+    /// </summary>
+    public void UnmapLater(long entry) => Defer(entry);
+
     /// <summary>Hook for owners that count what they give back.</summary>
     protected virtual void OnUnmapped(nuint length)
     {

@@ -187,6 +187,16 @@ internal static partial class PageSideTable
     }
 
     /// <summary>
+    /// Marks the life <paramref name="entry"/> names as one whose bytes the kernel may still read after their
+    /// holders let go (see <see cref="PageRun.Quarantined"/>). The caller holds a reference on that life, so
+    /// the mark lands before the final release, whose compare-and-swap on the state follows the caller's.
+    /// </summary>
+    public static void Quarantine(long entry) => Volatile.Write(ref Run(entry).Quarantined, 1);
+
+    /// <summary>True when the run of <paramref name="entry"/> must be unmapped at its final release, never reused.</summary>
+    public static bool IsQuarantined(long entry) => Volatile.Read(ref Run(entry).Quarantined) != 0;
+
+    /// <summary>
     /// Registers a fresh mapping with <paramref name="initialCount"/> refs and publishes its slots.
     /// Returns its entry. Throws <see cref="OutOfMemoryException"/> when the mapping lies outside the
     /// covered address space or the descriptor space is exhausted; the caller still owns the mapping then.
@@ -214,6 +224,7 @@ internal static partial class PageSideTable
             run.Base = address;
             run.Length = length;
             run.Owner = owner;
+            run.Quarantined = 0;
             uint generation = GenerationOfState(run.State);
             Volatile.Write(ref run.State, ((long)generation << 32) | (uint)initialCount);
             entry = ((long)generation << 32) | (uint)(index + 1) | (tracked ? TrackedBit : 0);

@@ -202,4 +202,38 @@ public sealed class ArenaTests
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
         Assert.Equal(0, source.BytesMapped);
     }
+
+    /// <summary>
+    /// A folio quarantined because the kernel may still read its bytes (a zero-copy message abandoned when
+    /// its socket closed) is unmapped at its final release: never kept in the stash, never reissued in place.
+    /// </summary>
+    [Fact]
+    public void A_quarantined_folio_is_unmapped_at_its_final_release_never_kept_or_reissued()
+    {
+        var source = new FaultInjectingPageSource();
+        using var allocator = new ZcopyAllocator(
+            new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false, RetainedFoliosPerArena = 4 }, source, processors: 1);
+
+        BioVec[] first = [allocator.Alloc(8192), allocator.Alloc(8192)];      // folio 1
+        BioVec[] second = [allocator.Alloc(8192), allocator.Alloc(8192)];     // folio 2; folio 1 parked
+        BioVec third = allocator.Alloc(8192);                                  // folio 3; folio 2 parked, folio 1 left to its pieces
+
+        // Folio 1's pieces are its only holders: released, it would go to the stash; quarantined, it is unmapped.
+        NativePages.Quarantine(first[0]);
+        NativePages.PutBatch(first);
+        Assert.Equal(0, allocator.GetStatistics().FoliosRetained);
+        Assert.Equal(1, allocator.GetStatistics().FoliosUnmapped);
+
+        // Folio 2 is parked: with its pieces back, the next folio change would reissue it in place.
+        NativePages.Quarantine(second[0]);
+        NativePages.PutBatch(second);
+        ZcopyStatistics before = allocator.GetStatistics();
+        BioVec fourth = allocator.Alloc(8192);                                 // fills folio 3
+        BioVec fifth = allocator.Alloc(8192);                                  // the folio change
+        ZcopyStatistics after = allocator.GetStatistics();
+        Assert.Equal(before.FoliosReusedInPlace, after.FoliosReusedInPlace);
+        Assert.Equal(before.FoliosMapped + 1, after.FoliosMapped);
+        Assert.Equal(2, after.FoliosUnmapped);                                 // after the lock, before the map
+        NativePages.PutBatch([third, fourth, fifth]);
+    }
 }

@@ -201,7 +201,56 @@ public sealed class ZcopySocketExtensionsTests
         // is released without it. The kernel keeps its own references and still delivers every byte.
         pair.Sender.Dispose();
         await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+        Assert.Equal(1, pair.Sender.GetZcopyStatistics().AbandonedMessages);
         Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
+    }
+
+    /// <summary>
+    /// The kernel may go on sending a message's bytes after its socket is closed, and nobody can learn when
+    /// it is done: the allocator must not hand those bytes out again meanwhile. Before the fix the folios
+    /// were reissued in place and the peer received the next pieces' bytes (found by a review in session 9).
+    /// </summary>
+    [Fact]
+    public async Task ZeroCopy_messages_abandoned_at_close_are_quarantined_so_new_pieces_never_rewrite_their_bytes()
+    {
+        // Retention and one arena make reuse certain: a folio released whole goes to the stash, and the
+        // allocations below take every folio the stash and the arena have.
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 16 }, NativeZcopy.Native.PageSource.Os, processors: 1);
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 64 * 1024);
+        var message = new ZcopyMessage(allocator);
+        byte[] data = new byte[256 * 1024];
+        Array.Fill(data, (byte)0x11);
+        message.AddSpliced(data);
+        Assert.Equal(data.Length, await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy));
+        pair.Sender.Dispose();
+        await WaitUntilNothingPendingAsync(pair.Sender);
+        Assert.Equal(1, pair.Sender.GetZcopyStatistics().AbandonedMessages);
+
+        // Ordinary use of the allocator after the message was released: none of it may land in its bytes.
+        var others = new List<BioVec>();
+        for (int i = 0; i < 4096; i++)
+        {
+            BioVec piece = allocator.Alloc(1024);
+            piece.AsSpan().Fill(0x22);
+            others.Add(piece);
+        }
+
+        byte[] received = await pair.ReadExactlyAsync(data.Length);
+        Assert.Equal(-1, Array.FindIndex(received, b => b != 0x11));
+        NativePages.PutBatch(others.ToArray());
+        allocator.Dispose();
+        allocator.Trim(); // threads' deferred releases of the last pieces
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    private static async Task WaitUntilNothingPendingAsync(Socket socket)
+    {
+        DateTime deadline = DateTime.UtcNow.AddSeconds(20);
+        while (socket.GetZcopyStatistics().PendingMessages > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "messages still pending after 20 s");
+            await Task.Delay(5);
+        }
     }
 
     [Fact]
