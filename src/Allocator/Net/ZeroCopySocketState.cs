@@ -328,8 +328,35 @@ internal sealed class ZeroCopySocketState
 
         _pollDelay = delay;
         _timerArmed = true;
-        _timer ??= new Timer(s_onTimer, this, Timeout.Infinite, Timeout.Infinite);
+        _timer ??= CreateTimer();
         _timer.Change(delay, Timeout.Infinite);
+    }
+
+    /// <summary>
+    /// The drain timer, created with the execution context's flow suppressed: a timer captures the context
+    /// of the thread that creates it and runs every callback in it, so the first sender's AsyncLocal values
+    /// (a request's scope, a tenant, an activity) would be kept alive, and seen by every drain, for as long as
+    /// the socket lives.
+    /// </summary>
+    private Timer CreateTimer()
+    {
+        bool suppressed = ExecutionContext.IsFlowSuppressed();
+        if (!suppressed)
+        {
+            ExecutionContext.SuppressFlow();
+        }
+
+        try
+        {
+            return new Timer(s_onTimer, this, Timeout.Infinite, Timeout.Infinite);
+        }
+        finally
+        {
+            if (!suppressed)
+            {
+                ExecutionContext.RestoreFlow();
+            }
+        }
     }
 
     private void OnTimer()

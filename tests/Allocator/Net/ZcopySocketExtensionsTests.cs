@@ -16,6 +16,9 @@ public sealed class ZcopySocketExtensionsTests
     /// <summary>How long a test waits for the kernel's zero-copy completions before failing.</summary>
     private static readonly TimeSpan s_completionTimeout = TimeSpan.FromSeconds(20);
 
+    /// <summary>A value a sender's context carries, to see whether anything captured that context.</summary>
+    private static readonly AsyncLocal<object?> s_senderScope = new();
+
     [Theory]
     [InlineData(StreamKind.Tcp, ZcopySendFlags.None)]
     [InlineData(StreamKind.Unix, ZcopySendFlags.None)]
@@ -203,6 +206,39 @@ public sealed class ZcopySocketExtensionsTests
         await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
         Assert.Equal(1, pair.Sender.GetZcopyStatistics().AbandonedMessages);
         Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
+    }
+
+    /// <summary>
+    /// The timer that drains completions while nobody sends is created inside the first sender's context.
+    /// It must not capture that context: it would keep the sender's AsyncLocal values alive for as long as
+    /// the socket lives (found by a review in session 9).
+    /// </summary>
+    [Fact]
+    public async Task The_completion_timer_does_not_keep_the_first_senders_async_locals_alive()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 64 * 1024);
+        var (message, expected, runs) = BuildLargeMessage(allocator, runCount: 1, runSize: 512 * 1024, seed: 17);
+        WeakReference flowed = await SendWithAnAsyncLocalAsync(pair.Sender, message, expected.Length);
+
+        // The message waits on the peer's window, so the drain timer is armed and holds what it captured.
+        Assert.Equal(1, pair.Sender.GetZcopyStatistics().PendingMessages);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(flowed.IsAlive, "the drain timer kept the first sender's AsyncLocal value alive");
+
+        Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
+        await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+    }
+
+    /// <summary>Sends <paramref name="message"/> with an AsyncLocal set; the value is gone when this returns.</summary>
+    private static async Task<WeakReference> SendWithAnAsyncLocalAsync(Socket socket, ZcopyMessage message, int length)
+    {
+        var scope = new object();
+        s_senderScope.Value = scope;
+        Assert.Equal(length, await socket.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy));
+        return new WeakReference(scope);
     }
 
     /// <summary>
