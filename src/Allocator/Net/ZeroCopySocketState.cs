@@ -42,7 +42,11 @@ namespace NativeZcopy.Net;
 /// unmapped at their final release and never reissued or kept, and no new piece can rewrite the bytes
 /// (<see cref="ZcopySocketStatistics.AbandonedMessages"/> counts them). Memory the caller holds a reference
 /// on itself stays mapped: wait for <see cref="ZcopySocketStatistics.PendingMessages"/> to reach 0 before
-/// closing the socket if the caller means to rewrite it.
+/// closing the socket if the caller means to rewrite it. Waiting also keeps the close graceful: a tick reads
+/// the error queue through the socket's SafeHandle, and a Dispose that finds the handle in use makes .NET
+/// disconnect the socket and close it abortively. Reading through a raw or duplicated descriptor instead was
+/// rejected: a raw one may name another socket once this one is closed, and a duplicate keeps the connection
+/// open (no FIN) after the caller's Dispose until the duplicate is closed.
 /// </para>
 /// </remarks>
 internal sealed class ZeroCopySocketState
@@ -366,9 +370,11 @@ internal sealed class ZeroCopySocketState
         lock (_lock)
         {
             _timerArmed = false;
-            if (_sending)
+            if (_sending || _pending.Count == 0)
             {
-                // The open send drains and re-arms when it ends.
+                // The open send drains and re-arms when it ends. With nothing pending (a send drained the last
+                // message after this tick was armed) the tick must not touch the handle: a caller that saw
+                // PendingMessages reach 0 may be closing the socket now (see the remarks).
                 return;
             }
 
