@@ -475,7 +475,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// folios kept for reuse, spare or parked were unmapped.
     /// </summary>
     /// <exception cref="InvalidOperationException">A thread had deferred more releases on a folio than the folio
-    /// had references (a double release somewhere); everything else was still trimmed.</exception>
+    /// had references (a double release somewhere), or the OS refused to unmap a folio whose last references
+    /// were such deferred releases (it stays mapped and its unmap is retried by the next map, Trim and
+    /// Dispose); everything else was still trimmed.</exception>
     public int Trim()
     {
         InvalidOperationException? refused = null;
@@ -520,9 +522,9 @@ public sealed class ZcopyAllocator : IDisposable
             return 0;
         }
 
-        if (_owner.TryUnmapIfOnlyHolder(entry, share))
+        if (_owner.TryUnmapIfOnlyHolder(entry, share, out bool unmapped))
         {
-            return 1;
+            return unmapped ? 1 : 0;
         }
 
         FolioOwner.ReleaseShare(entry, share);
@@ -714,7 +716,10 @@ public sealed class ZcopyAllocator : IDisposable
         if (!slice.TryInstall(this, whole, size, fullSize, out BioVec piece))
         {
             _owner.CountCachedFragments(-1); // the arena counted the slice, which no user saw
-            NativePages.Put(whole);
+
+            // The slice's one ref, given back as an arena gives back its share: if it was the folio's last (a
+            // Dispose drained the arena meanwhile) and the OS refuses the unmap, that is not this Alloc's failure.
+            FolioOwner.ReleaseShare(whole.Entry, 1);
             return AllocFromArena(size, fullSize);
         }
 

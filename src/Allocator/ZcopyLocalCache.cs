@@ -137,11 +137,13 @@ public sealed class ZcopyLocalCache : IDisposable
             return _allocator.Alloc(size); // too big to cut from a slice, out of range or disposed: let it say so
         }
 
-        // Known to the allocator before it holds a folio, so the allocator's Dispose can shut it; if that
-        // Dispose came first, the allocator refuses the slice below.
-        if (!_registered)
+        // Known to the allocator before it holds a folio, so the allocator's Dispose can shut it. If that
+        // Dispose came first, the cache shuts itself and takes no slice: the arenas may not be drained yet,
+        // and would hand one out, which no Dispose would then shut.
+        if (!_registered && !(_registered = _allocator.TryAddLocalCache(this)))
         {
-            _registered = _allocator.TryAddLocalCache(this);
+            Shut();
+            throw new ObjectDisposedException(nameof(ZcopyAllocator));
         }
 
         FolioSlice held = _slice.Detach();

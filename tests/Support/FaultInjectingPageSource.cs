@@ -6,7 +6,8 @@ namespace NativeZcopy.Tests.Support;
 
 /// <summary>
 /// The real OS page source with faults on demand: the k-th map fails with ENOMEM, unmaps fail while
-/// <see cref="FailUnmaps"/> is set, and a hook can run inside a map (outside every lock, as the real call is).
+/// <see cref="FailUnmaps"/> is set, and hooks can run inside a map (outside every lock, as the real call is)
+/// and inside the description of a refusal (after the refused run went on its owner's pending list).
 /// Counts every call, so tests can check that what was mapped was unmapped.
 /// </summary>
 internal sealed class FaultInjectingPageSource : PageSource
@@ -19,6 +20,7 @@ internal sealed class FaultInjectingPageSource : PageSource
     private long _mapped;
     private long _peakMapped;
     private long _successfulMaps;
+    private bool _failUnmaps;
 
     /// <summary>1-based index of the map call that fails; 0 fails none.</summary>
     public long FailMapNumber { get; set; }
@@ -26,11 +28,18 @@ internal sealed class FaultInjectingPageSource : PageSource
     /// <summary>When set, every map fails.</summary>
     public bool FailAllMaps { get; set; }
 
-    /// <summary>When set, every unmap fails (and the pages stay mapped).</summary>
-    public bool FailUnmaps { get; set; }
+    /// <summary>When set, every unmap fails (and the pages stay mapped). Volatile: hooks flip it from other threads.</summary>
+    public bool FailUnmaps
+    {
+        get => Volatile.Read(ref _failUnmaps);
+        set => Volatile.Write(ref _failUnmaps, value);
+    }
 
     /// <summary>Runs once, inside the next successful map call, then clears itself.</summary>
     public Action? OnNextMap { get; set; }
+
+    /// <summary>Runs once, inside the next description of an error (<see cref="DescribeError"/>), then clears itself.</summary>
+    public Action? OnNextDescribeError { get; set; }
 
     /// <summary>Map calls so far, failed ones included.</summary>
     public long MapCalls => Volatile.Read(ref _maps);
@@ -101,5 +110,11 @@ internal sealed class FaultInjectingPageSource : PageSource
         return done;
     }
 
-    public override string DescribeError(int error) => error == InjectedError ? "ENOMEM (injected)" : Os.DescribeError(error);
+    public override string DescribeError(int error)
+    {
+        Action? hook = OnNextDescribeError;
+        OnNextDescribeError = null;
+        hook?.Invoke();
+        return error == InjectedError ? "ENOMEM (injected)" : Os.DescribeError(error);
+    }
 }

@@ -132,15 +132,9 @@ internal sealed class FolioOwner : PageRunOwner
         int dropped = PageSideTable.Drop(entry, share, partial: true, out long seen);
         if (dropped != 0 && PageSideTable.CountOfState(seen) == dropped)
         {
-            PageRunOwner owner = PageSideTable.Run(entry).Owner!;
-            try
-            {
-                owner.OnFinalRelease(entry);
-            }
-            catch (InvalidOperationException) when (owner.IsPendingUnmap(entry))
-            {
-                // Refused unmap: deferred by the owner, retried before its next map and on Dispose.
-            }
+            // A refused unmap is deferred by the owner, retried before its next map and on Dispose. Not caught
+            // as an exception filtered on the pending list: another thread's retry may take the run off it first.
+            PageSideTable.Run(entry).Owner!.TryFinalRelease(entry);
         }
     }
 
@@ -165,6 +159,18 @@ internal sealed class FolioOwner : PageRunOwner
     /// </summary>
     public override void OnFinalRelease(long entry)
     {
+        if (!TryKeep(entry))
+        {
+            ReleaseToOs(entry);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override bool TryFinalRelease(long entry) => TryKeep(entry) || TryReleaseToOs(entry, out _);
+
+    /// <summary>Keeps a dead folio for reuse if the policy allows and the stash has room; false if it must be unmapped.</summary>
+    private bool TryKeep(long entry)
+    {
         // A quarantined folio's bytes may still be on their way out of a closed socket: never reused.
         if (!_stash.IsDisabled && !IsDisposed && !PageSideTable.IsQuarantined(entry) && _stash.TryPush(Thread.GetCurrentProcessorId(), entry))
         {
@@ -172,11 +178,11 @@ internal sealed class FolioOwner : PageRunOwner
             // takes the entry back out owns it: if it is us, unmap it here.
             if (!IsDisposed || !_stash.TryRemove(entry))
             {
-                return;
+                return true;
             }
         }
 
-        ReleaseToOs(entry);
+        return false;
     }
 
     /// <summary>
@@ -187,8 +193,12 @@ internal sealed class FolioOwner : PageRunOwner
         int trimmed = 0;
         for (long entry = _stash.TryPop(0); entry != 0; entry = _stash.TryPop(0))
         {
-            ReleaseToOs(entry);
-            trimmed++;
+            // A refusal leaves the folio pending (retried by the next map, Trim and Dispose) and must not stop
+            // the loop: Dispose calls this once, and a folio left in the stash would never be unmapped.
+            if (TryReleaseToOs(entry, out _))
+            {
+                trimmed++;
+            }
         }
 
         return trimmed;
@@ -199,19 +209,22 @@ internal sealed class FolioOwner : PageRunOwner
     /// (its spare, or its parked folio, for Trim, which exists to give memory back), bypassing the stash. A
     /// compare-and-swap from that count to zero, not a store: a parked folio has handed out pieces of its
     /// current life, so a reference taken meanwhile (a Get on a piece racing its owner's dispose) makes this
-    /// fail, and the caller then gives its share back instead.
+    /// fail, and the caller then gives its share back instead. True when it took the count to zero: the
+    /// caller then holds nothing, and <paramref name="unmapped"/> says whether the OS took the pages back (if
+    /// it refused, the folio is pending, retried by the next map, Trim and Dispose; nothing is thrown).
     /// </summary>
-    public bool TryUnmapIfOnlyHolder(long entry, int share)
+    public bool TryUnmapIfOnlyHolder(long entry, int share, out bool unmapped)
     {
         ref PageRun run = ref PageSideTable.Run(entry);
         long dead = (long)((ulong)PageSideTable.GenerationOf(entry) << 32);
         long held = dead | (uint)share;
         if (Interlocked.CompareExchange(ref run.State, dead, held) != held)
         {
+            unmapped = false;
             return false;
         }
 
-        ReleaseToOs(entry);
+        unmapped = TryReleaseToOs(entry, out _); // refused: pending, retried by the next map, Trim and Dispose
         return true;
     }
 

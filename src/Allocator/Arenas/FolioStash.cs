@@ -9,7 +9,8 @@ namespace NativeZcopy.Arenas;
 /// <remarks>
 /// <para>
 /// A slot holds 0 or the side-table entry of one dead folio (count zero, still registered and mapped). An
-/// entry is put in a slot only with a compare-and-swap from 0 and taken out only with an exchange to 0,
+/// entry is put in a slot only with a compare-and-swap from 0 and taken out only with an atomic swap to 0
+/// (an exchange when any entry will do, a compare-and-swap from that entry when one folio is wanted back),
 /// so each dead folio is in at most one slot and exactly one thread takes it out: whoever takes it owns
 /// it outright (nobody else can reach a folio with no references). Entries carry the folio's generation
 /// and a folio is reissued under a new one before it is used again, so a slot can never be confused with

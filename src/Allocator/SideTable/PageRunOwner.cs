@@ -122,22 +122,51 @@ internal class PageRunOwner
     /// </remarks>
     protected void ReleaseToOs(long entry)
     {
+        if (!TryReleaseToOs(entry, out string? refusal))
+        {
+            throw new InvalidOperationException(refusal);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ReleaseToOs"/> for the owner's own paths, where a refusal is not the caller's failure:
+    /// false, with the refusal described, when the OS refused and the run went on the pending list.
+    /// </summary>
+    /// <remarks>
+    /// Whether the run was refused is this call's answer, not the pending list's: once deferred, the run
+    /// may be taken off that list at once by another thread's retry (its next map, its successful unmap, a
+    /// Trim), and unmapped, before the caller could look it up there. For the same reason the run's base and
+    /// length are read before it is deferred.
+    /// </remarks>
+    protected bool TryReleaseToOs(long entry, out string? refusal)
+    {
         if (TryUnmapAndUnregister(entry, out int error))
         {
             if (Volatile.Read(ref _pendingCount) != 0)
             {
                 RetryPendingUnmaps(); // the OS takes pages back again: give it the ones it refused
             }
+
+            refusal = null;
+            return true;
         }
-        else
-        {
-            ref PageRun run = ref PageSideTable.Run(entry);
-            Defer(entry);
-            throw new InvalidOperationException(
-                $"The OS refused to unmap the {run.Length}-byte run at 0x{run.Base:X}: {Source.DescribeError(error)}. " +
-                "The run is kept and its unmap retried before this owner's next map.");
-        }
+
+        // Read before the run is deferred: from then on another thread's retry may unregister it.
+        ref PageRun run = ref PageSideTable.Run(entry);
+        nuint length = run.Length;
+        nint address = run.Base;
+        Defer(entry);
+        refusal =
+            $"The OS refused to unmap the {length}-byte run at 0x{address:X}: {Source.DescribeError(error)}. " +
+            "The run is kept and its unmap retried before this owner's next map.";
+        return false;
     }
+
+    /// <summary>
+    /// <see cref="OnFinalRelease"/> for the owner's own paths (an arena or a slice giving its share back):
+    /// never throws for an OS refusal, which leaves the run on the pending list. False when refused.
+    /// </summary>
+    public virtual bool TryFinalRelease(long entry) => TryReleaseToOs(entry, out _);
 
     /// <summary>
     /// Puts a dead run (count zero) on the pending list without a system call, for a caller that holds an

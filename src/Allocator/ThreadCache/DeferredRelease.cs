@@ -22,7 +22,8 @@ namespace NativeZcopy.ThreadCache;
 /// therefore names a live life without a side-table lookup, as a piece of the thread's slice does.
 /// </para>
 /// <para>
-/// When they are dropped: when the thread releases a piece of another life (the run ends), at once when
+/// When they are dropped: when the thread releases a piece of another life that is deferred in turn (the
+/// run ends; a release that is not deferred, such as a page run's or a large piece's, leaves it), at once when
 /// the deferred refs are all the count has left (<see cref="HoldsEveryRef"/>: the final release unmaps the
 /// page as it would have without deferral), before the thread enters an arena, and when
 /// <see cref="ZcopyAllocator.Trim"/>, <see cref="ZcopyAllocator.Dispose"/> or the registry's pruning of dead

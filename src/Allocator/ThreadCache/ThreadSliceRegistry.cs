@@ -26,6 +26,9 @@ internal static class ThreadSliceRegistry
     /// <summary>Slice count at which the next registration first prunes slices of dead threads.</summary>
     private static int s_pruneAt = 64;
 
+    /// <summary>The lock that serializes registration and reclaiming, for tests that hold a reclaim (a Trim's, a Dispose's) at a chosen point.</summary>
+    internal static Lock SyncRootForTests => s_lock;
+
     /// <summary>The registered slices now, for statistics.</summary>
     public static ReadOnlySpan<ThreadSlice> Snapshot => Volatile.Read(ref s_slices);
 
