@@ -21,6 +21,14 @@ namespace NativeZcopy.SideTable;
 /// a lock.
 /// </para>
 /// <para>
+/// The generation is 32 bits, the rest of a 64-bit word that compare-and-swap can update with the count, so
+/// it wraps: a stale piece is refused unless its descriptor was reissued a whole multiple of 2^32 times
+/// since. A loop of 1 KiB Alloc and Put on one thread reissues its folio in place about 1.5 million times
+/// a second with the default 64 KiB folio and 17 million with 4 KiB folios (a Release build, session 10),
+/// so its generation wraps in about 46 and 4 minutes: a piece held that long and then released twice
+/// could be mistaken for a live one.
+/// </para>
+/// <para>
 /// Why this and not the others the design names: an open-addressed hash keyed by run base cannot answer
 /// for an interior address without knowing the run's size first (runs are 4 KiB to 64 MiB), and a flat
 /// lazily committed map of the whole 48-bit space needs a 512 GiB reservation and an OS call in the
