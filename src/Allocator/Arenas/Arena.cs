@@ -386,10 +386,11 @@ internal struct Arena
             return false;
         }
 
-        if (PageSideTable.IsQuarantined(entry))
+        if (PageSideTable.IsLastLife(entry))
         {
             // Bytes of this life may still be read by the kernel (a zero-copy send abandoned at a socket's
-            // close): not reissued, but unmapped, after the lock, by the owner's next retry of pending unmaps.
+            // close), or its generation is the last: not reissued, but unmapped, after the lock, by the
+            // owner's next retry of pending unmaps.
             owner.UnmapLater(entry);
             return false;
         }

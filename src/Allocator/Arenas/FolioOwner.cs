@@ -171,8 +171,9 @@ internal sealed class FolioOwner : PageRunOwner
     /// <summary>Keeps a dead folio for reuse if the policy allows and the stash has room; false if it must be unmapped.</summary>
     private bool TryKeep(long entry)
     {
-        // A quarantined folio's bytes may still be on their way out of a closed socket: never reused.
-        if (!_stash.IsDisabled && !IsDisposed && !PageSideTable.IsQuarantined(entry) && _stash.TryPush(Thread.GetCurrentProcessorId(), entry))
+        // A quarantined folio's bytes may still be on their way out of a closed socket, and a folio under its
+        // last generation cannot be reissued: neither is kept.
+        if (!_stash.IsDisabled && !IsDisposed && !PageSideTable.IsLastLife(entry) && _stash.TryPush(Thread.GetCurrentProcessorId(), entry))
         {
             // Dispose may have emptied the stash between our check and our push. If so, whichever of us
             // takes the entry back out owns it: if it is us, unmap it here.

@@ -79,6 +79,12 @@ internal static partial class PageSideTable
                 }
             }
 
+            if (runs.Count + s_freeCount + s_retiredIndices != s_nextIndex)
+            {
+                throw Inconsistent(
+                    $"{runs.Count} registered, {s_freeCount} free and {s_retiredIndices} retired descriptors do not add up to the {s_nextIndex} handed out");
+            }
+
             VerifyLeaves(registered);
         }
 

@@ -25,8 +25,11 @@ namespace NativeZcopy.SideTable;
 /// it wraps: a stale piece is refused unless its descriptor was reissued a whole multiple of 2^32 times
 /// since. A loop of 1 KiB Alloc and Put on one thread reissues its folio in place about 1.5 million times
 /// a second with the default 64 KiB folio and 17 million with 4 KiB folios (a Release build, session 10),
-/// so its generation wraps in about 46 and 4 minutes: a piece held that long and then released twice
-/// could be mistaken for a live one.
+/// so its generation would wrap in about 46 and 4 minutes, and a piece held that long and then released
+/// twice could be mistaken for a live one. So a generation never wraps: a life under the last one
+/// (<see cref="LastGeneration"/>) is never reissued or kept for reuse (<see cref="IsLastLife"/>), only
+/// unmapped, and its descriptor is then retired, never handed out again: 64 bytes of descriptor per 2^32
+/// lives.
 /// </para>
 /// <para>
 /// Why this and not the others the design names: an open-addressed hash keyed by run base cannot answer
@@ -99,11 +102,23 @@ internal static partial class PageSideTable
     /// <summary>The lowest descriptor index never handed out. Owned by <see cref="s_registrationLock"/>.</summary>
     private static int s_nextIndex;
 
+    /// <summary>
+    /// Descriptors retired after their last generation, neither live nor free. Owned by
+    /// <see cref="s_registrationLock"/>.
+    /// </summary>
+    private static int s_retiredIndices;
+
     /// <summary>Live runs (registered, not yet unregistered), for statistics and consistency checks.</summary>
     private static int s_liveRuns;
 
     /// <summary>Bytes of all runs registered now (the metrics' process total). Owned by <see cref="s_registrationLock"/>.</summary>
     private static long s_bytesMapped;
+
+    /// <summary>
+    /// The generation no life goes past: a life under it is not reissued, and its descriptor is retired when it
+    /// ends, so no entry is ever issued again under a generation a stale piece may still name.
+    /// </summary>
+    public const uint LastGeneration = uint.MaxValue;
 
     /// <summary>Number of runs currently registered.</summary>
     public static int LiveRuns => Volatile.Read(ref s_liveRuns);
@@ -201,8 +216,13 @@ internal static partial class PageSideTable
     /// </summary>
     public static void Quarantine(long entry) => Volatile.Write(ref Run(entry).Quarantined, 1);
 
-    /// <summary>True when the run of <paramref name="entry"/> must be unmapped at its final release, never reused.</summary>
-    public static bool IsQuarantined(long entry) => Volatile.Read(ref Run(entry).Quarantined) != 0;
+    /// <summary>
+    /// True when the life <paramref name="entry"/> names must be unmapped at its final release, never reissued
+    /// in place or kept for reuse: it is quarantined (<see cref="Quarantine"/>), or it is its descriptor's last
+    /// generation (<see cref="LastGeneration"/>), after which a reissue would wrap to one a stale piece may name.
+    /// </summary>
+    public static bool IsLastLife(long entry) =>
+        GenerationOf(entry) == LastGeneration || Volatile.Read(ref Run(entry).Quarantined) != 0;
 
     /// <summary>
     /// Registers a fresh mapping with <paramref name="initialCount"/> refs and publishes its slots.
@@ -269,8 +289,23 @@ internal static partial class PageSideTable
     }
 
     /// <summary>
-    /// Removes a dead run (count zero) from the map and frees its descriptor under a new generation.
-    /// Slots the OS has meanwhile given to another run are not touched.
+    /// Tests only: <see cref="Reissue"/> under a chosen <paramref name="generation"/>, keeping the count, so a
+    /// test reaches <see cref="LastGeneration"/> without 2^32 lives. The caller holds every reference the
+    /// life has and replaces its pieces by ones naming the returned entry.
+    /// </summary>
+    internal static long ReissueUnderForTests(long entry, uint generation)
+    {
+        ref PageRun run = ref Run(entry);
+        Volatile.Write(ref run.State, ((long)generation << 32) | (uint)CountOfState(run.State));
+        long fresh = ((long)generation << 32) | (entry & ~(((long)uint.MaxValue) << 32));
+        RewriteSlots(run.Base, run.Length, fresh);
+        return fresh;
+    }
+
+    /// <summary>
+    /// Removes a dead run (count zero) from the map and frees its descriptor under a new generation, or
+    /// retires it after its <see cref="LastGeneration"/>. Slots the OS has meanwhile given to another run are
+    /// not touched.
     /// </summary>
     public static void Unregister(long entry)
     {
@@ -286,13 +321,20 @@ internal static partial class PageSideTable
             run.Base = 0;
             run.Length = 0;
             Volatile.Write(ref run.State, (long)(GenerationOf(entry) + 1) << 32);
+            s_liveRuns--;
+            if (GenerationOf(entry) == LastGeneration)
+            {
+                // Retired: the next generation would be 0 again, which stale pieces of this descriptor may name.
+                s_retiredIndices++;
+                return;
+            }
+
             if (s_freeCount == s_freeIndices.Length)
             {
                 Array.Resize(ref s_freeIndices, s_freeIndices.Length * 2);
             }
 
             s_freeIndices[s_freeCount++] = (int)((uint)entry & EntryIndexMask) - 1;
-            s_liveRuns--;
         }
     }
 

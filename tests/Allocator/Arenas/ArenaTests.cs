@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using NativeZcopy.Native;
+using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
 using Xunit;
 
@@ -235,5 +236,29 @@ public sealed class ArenaTests
         Assert.Equal(before.FoliosMapped + 1, after.FoliosMapped);
         Assert.Equal(2, after.FoliosUnmapped);                                 // after the lock, before the map
         NativePages.PutBatch([third, fourth, fifth]);
+    }
+
+    /// <summary>
+    /// A folio under its descriptor's last generation cannot be reissued (the generation would wrap to one a
+    /// stale piece may name), so it is unmapped at its final release, never kept for reuse.
+    /// </summary>
+    [Fact]
+    public void A_folio_under_its_last_generation_is_unmapped_at_its_final_release_never_kept()
+    {
+        var source = new FaultInjectingPageSource();
+        using var allocator = new ZcopyAllocator(
+            new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false, RetainedFoliosPerArena = 4 }, source, processors: 1);
+
+        BioVec[] first = [allocator.Alloc(8192), allocator.Alloc(8192)];      // folio 1
+        BioVec[] second = [allocator.Alloc(8192), allocator.Alloc(8192)];     // folio 2; folio 1 parked
+        BioVec third = allocator.Alloc(8192);                                  // folio 3; folio 1 left to its pieces
+
+        // Folio 1's pieces are its only holders, so its life can be moved to the last generation under them.
+        long last = PageSideTable.ReissueUnderForTests(first[0].Entry, PageSideTable.LastGeneration);
+        NativePages.PutBatch([new BioVec(first[0].Page, first[0].Offset, 8192, last), new BioVec(first[1].Page, first[1].Offset, 8192, last)]);
+        Assert.Equal(0, allocator.GetStatistics().FoliosRetained);
+        Assert.Equal(1, allocator.GetStatistics().FoliosUnmapped);
+
+        NativePages.PutBatch([.. second, third]);
     }
 }

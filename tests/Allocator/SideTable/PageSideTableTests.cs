@@ -51,6 +51,32 @@ public sealed class PageSideTableTests
         Assert.Equal(0, PageSideTable.CountOfState(state));
     }
 
+    /// <summary>
+    /// A descriptor's generation never wraps: after a life under the last generation the descriptor is
+    /// retired, so no entry is issued again under a generation a stale piece of it may still name.
+    /// </summary>
+    [Fact]
+    public void A_descriptor_is_retired_after_its_last_generation_and_never_handed_out_again()
+    {
+        BioVec run = NativePages.Alloc(100);
+        long last = PageSideTable.ReissueUnderForTests(run.Entry, PageSideTable.LastGeneration);
+        NativePages.Put(new BioVec(run.Page, run.Offset, run.Length, last));
+        Assert.Equal(0, PageSideTable.Find(run.Page));
+
+        // The free list hands out the descriptor freed last first: a new run would get this one, under
+        // generation 0, were it free.
+        BioVec next = NativePages.Alloc(100);
+        try
+        {
+            Assert.NotEqual((uint)last, (uint)next.Entry);
+            PageSideTable.Verify();
+        }
+        finally
+        {
+            NativePages.Put(next);
+        }
+    }
+
     [Fact]
     public void Addresses_outside_the_covered_space_resolve_to_nothing()
     {
