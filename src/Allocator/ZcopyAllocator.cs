@@ -91,6 +91,14 @@ public sealed class ZcopyAllocator : IDisposable
     private readonly FragmentTracker? _tracker;
 
     /// <summary>
+    /// The largest <see cref="ZcopyStatistics.FragmentsAllocated"/> reported so far (Interlocked): the sum
+    /// <see cref="GetStatistics"/> reads is not atomic, and a count moving between its parts during the read
+    /// (a slice's pieces joining its arena's count, or the local caches') is missed or read twice. Reports are
+    /// raised to this, so the count, an ObservableCounter, never goes backwards.
+    /// </summary>
+    private long _fragmentsReported;
+
+    /// <summary>
     /// Local caches over this allocator that hold a slice and are not yet disposed, which <see cref="Dispose"/>
     /// shuts (<see cref="ZcopyLocalCache.Shut"/>) so that their fast path refuses every size without a check of
     /// its own. A cache joins at its first slice, so one that never holds a folio is never kept alive here.
@@ -459,12 +467,38 @@ public sealed class ZcopyAllocator : IDisposable
             }
         }
 
-        return new ZcopyStatistics(_owner.FoliosMapped, _owner.FoliosUnmapped, reused, fragments + _owner.CachedFragments, FolioSize)
+        // Unmapped before mapped: a folio is counted as mapped before it can be unmapped, so every unmap read
+        // here has its map counted in the read after it, and LiveFolios (and the nativezcopy.folios.live and
+        // nativezcopy.memory.mapped instruments) never reads below the folios mapped at the first read. The
+        // other order counts a folio mapped and unmapped between the reads as unmapped only, and a churning
+        // allocator then reports fewer live folios than it holds, even a negative number.
+        long unmapped = _owner.FoliosUnmapped;
+        long mapped = _owner.FoliosMapped;
+        fragments = RaiseReported(fragments + _owner.CachedFragments);
+        return new ZcopyStatistics(mapped, unmapped, reused, fragments, FolioSize)
         {
             FoliosRetained = _owner.FoliosRetained,
             FragmentsLeaked = _tracker?.LeakedCount ?? 0,
             TrackedFragmentsOutstanding = _tracker?.OutstandingCount ?? 0,
         };
+    }
+
+    /// <summary>Raises <see cref="_fragmentsReported"/> to <paramref name="fragments"/> and returns the result.</summary>
+    private long RaiseReported(long fragments)
+    {
+        long reported = Volatile.Read(ref _fragmentsReported);
+        while (fragments > reported)
+        {
+            long seen = Interlocked.CompareExchange(ref _fragmentsReported, fragments, reported);
+            if (seen == reported)
+            {
+                return fragments;
+            }
+
+            reported = seen;
+        }
+
+        return reported;
     }
 
     /// <summary>

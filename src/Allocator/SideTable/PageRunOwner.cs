@@ -124,7 +124,9 @@ internal class PageRunOwner
     {
         if (!TryReleaseToOs(entry, out string? refusal))
         {
-            throw new InvalidOperationException(refusal);
+            var refused = new InvalidOperationException(refusal);
+            refused.Data[UnmapRefusedKey] = true;
+            throw refused;
         }
     }
 
@@ -174,6 +176,16 @@ internal class PageRunOwner
     /// Dispose) unmaps it.
     /// </summary>
     public void UnmapLater(long entry) => Defer(entry);
+
+    /// <summary>
+    /// Key of the <see cref="Exception.Data"/> entry that marks the exception of a refused unmap: the
+    /// reference was dropped and the run is kept and retried, so a caller that must not throw (a dispose)
+    /// can let it go without losing anything (see <see cref="IsUnmapRefusal"/>).
+    /// </summary>
+    private const string UnmapRefusedKey = "NativeZcopy.UnmapRefused";
+
+    /// <summary>True when <paramref name="error"/> reports a refused unmap (nothing lost; retried later).</summary>
+    public static bool IsUnmapRefusal(Exception error) => error.Data[UnmapRefusedKey] is true;
 
     /// <summary>Hook for owners that count what they give back.</summary>
     protected virtual void OnUnmapped(nuint length)
