@@ -228,8 +228,16 @@ internal sealed class FragmentTracker : IDisposable
         }
     }
 
+    /// <summary>
+    /// The tracker of the folio life <paramref name="entry"/> names. The caller found the entry in the table,
+    /// but the life may have ended since (its last reference dropped by a racing release) and the descriptor
+    /// been unregistered or given to another run: that is the caller's piece already released, and says so
+    /// with the same exception as a release <see cref="FindLive"/> does not find.
+    /// </summary>
     private static FragmentTracker TrackerOf(long entry) =>
-        ((Arenas.FolioOwner)PageSideTable.Run(entry).Owner!).Tracker!;
+        (PageSideTable.Run(entry).Owner as Arenas.FolioOwner)?.Tracker
+        ?? throw new InvalidOperationException(
+            $"The fragment's folio life (entry 0x{entry:X}) ended before its tracker was reached: the fragment was already released.");
 
     /// <summary>The public view of records picked under the lock; stacks are formatted here, outside it.</summary>
     private static List<OutstandingFragment> Describe(List<(FragmentRecord Record, int Refs)> records, long now)
