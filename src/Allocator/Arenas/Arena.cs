@@ -130,7 +130,7 @@ internal struct Arena
             Exit();
             if (PageSideTable.IsTracked(entry))
             {
-                owner.Tracker!.OnCarved(piece); // diagnostics hook: a tracked folio life records its pieces
+                RecordCarved(owner, piece); // diagnostics hook: a tracked folio life records its pieces
             }
 
             return true;
@@ -208,13 +208,69 @@ internal struct Arena
         Exit();
         if (PageSideTable.IsTracked(entry))
         {
-            for (int i = 0; i < count; i++)
-            {
-                owner.Tracker!.OnCarved(pieces[i]); // diagnostics hook, as in TryAlloc
-            }
+            RecordCarvedRun(owner, pieces[..count]); // diagnostics hook, as in TryAlloc
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// Diagnostics hook: records a piece cut from a tracked folio life. If the record cannot be made (out of
+    /// memory), the piece's reference is given back before the failure reaches the caller: the caller never
+    /// sees the piece, and a tracked Put would refuse a piece the tracker does not know.
+    /// </summary>
+    /// <param name="owner">The folios' owner, whose tracker records the piece.</param>
+    /// <param name="piece">The piece just cut.</param>
+    /// <param name="framesAbove">Frames of this class to leave out of the allocation stack: this one and the arena
+    /// method that cut the piece (and <see cref="RecordCarvedRun"/> for a run).</param>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordCarved(FolioOwner owner, in BioVec piece, int framesAbove = 2)
+    {
+        try
+        {
+            owner.Tracker!.OnCarved(piece, framesAbove);
+        }
+        catch
+        {
+            FolioOwner.ReleaseShare(piece.Entry, 1); // never throws: a final release unmaps, or keeps the folio for a retry
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RecordCarved"/> for a run of pieces: if one cannot be recorded, the pieces recorded before
+    /// it are released through the tracker and the others give their references back, so the caller, which
+    /// never sees any of them, loses nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordCarvedRun(FolioOwner owner, Span<BioVec> pieces)
+    {
+        int recorded = 0;
+        try
+        {
+            for (; recorded < pieces.Length; recorded++)
+            {
+                RecordCarved(owner, pieces[recorded], framesAbove: 3);
+            }
+        }
+        catch
+        {
+            for (int i = recorded + 1; i < pieces.Length; i++)
+            {
+                FolioOwner.ReleaseShare(pieces[i].Entry, 1);
+            }
+
+            try
+            {
+                NativePages.PutBatch(pieces[..recorded]);
+            }
+            catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
+            {
+                // The folio is kept and its unmap retried: nothing lost, and the record's failure is the news.
+            }
+
+            throw;
+        }
     }
 
     /// <summary>
@@ -243,14 +299,14 @@ internal struct Arena
                 _bias--;
                 _fragmentsAllocated++;
                 Exit();
-                if (PageSideTable.IsTracked(entry))
-                {
-                    owner.Tracker!.OnCarved(piece); // diagnostics hook, as in TryAlloc
-                }
-
                 if (fresh != 0)
                 {
-                    FolioOwner.ReleaseShare(fresh, owner.FullShare);
+                    FolioOwner.ReleaseShare(fresh, owner.FullShare); // before the hook, which may throw
+                }
+
+                if (PageSideTable.IsTracked(entry))
+                {
+                    RecordCarved(owner, piece); // diagnostics hook, as in TryAlloc
                 }
 
                 return true;

@@ -94,11 +94,20 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>True when the folio life about to start should be tracked.</summary>
     public bool SampleNextLife() => SampleRate == 1 || (Interlocked.Increment(ref _lives) - 1) % SampleRate == 0;
 
-    /// <summary>Records a fragment just cut from a tracked folio life. Called by the arena, lock dropped.</summary>
-    public void OnCarved(in BioVec fragment)
+    /// <summary>Test hook: runs first in <see cref="OnCarved"/>, so a test can make a record fail as an out-of-memory would.</summary>
+    internal Action<BioVec>? BeforeRecordForTests { get; set; }
+
+    /// <summary>
+    /// Records a fragment just cut from a tracked folio life. Called by the arena, lock dropped. When it
+    /// throws (out of memory), nothing was recorded, and the arena gives the fragment's reference back.
+    /// </summary>
+    /// <param name="fragment">The fragment just cut.</param>
+    /// <param name="framesAbove">The arena's frames to leave out of the allocation stack, so that it starts at
+    /// the allocator's method.</param>
+    public void OnCarved(in BioVec fragment, int framesAbove)
     {
-        // Skip this frame and the arena's; the allocator's public method and its caller remain.
-        var record = new FragmentRecord(fragment, new StackTrace(2, fNeedFileInfo: false), Stopwatch.GetTimestamp());
+        BeforeRecordForTests?.Invoke(fragment);
+        var record = new FragmentRecord(fragment, new StackTrace(1 + framesAbove, fNeedFileInfo: false), Stopwatch.GetTimestamp());
         lock (_lock)
         {
             if (!_folios.TryGetValue(fragment.Page, out TrackedFolio? folio) || folio.Generation != fragment.Generation)
