@@ -10,6 +10,10 @@ namespace NativeZcopy.Metrics;
 /// </summary>
 internal static class ZcopyInstruments
 {
+    /// <summary>The tags of <see cref="NativePages.Alloc(int)"/>'s own runs, built once.</summary>
+    private static readonly KeyValuePair<string, object?>[] s_nativePagesTags =
+        [new KeyValuePair<string, object?>(ZcopyMetrics.AllocatorTag, ZcopyMetrics.NativePagesTagValue)];
+
     /// <summary>Creates every instrument on <paramref name="meter"/>.</summary>
     public static void Publish(Meter meter)
     {
@@ -42,30 +46,53 @@ internal static class ZcopyInstruments
             "Tracked fragments still holding a reference now.");
     }
 
-    /// <summary>One measurement per live allocator of what <paramref name="read"/> picks from its statistics.</summary>
+    /// <summary>
+    /// One measurement per allocator name of what <paramref name="read"/> picks from the statistics, summed
+    /// over the live allocators of that name: one series per tag set, as exporters expect (two measurements
+    /// with the same tags in one collection are kept, summed or dropped depending on the exporter).
+    /// </summary>
     private static List<Measurement<long>> Observe(Func<ZcopyStatistics, long> read)
     {
-        var measurements = new List<Measurement<long>>();
+        var byName = new Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)>(StringComparer.Ordinal);
         foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
         {
-            measurements.Add(new Measurement<long>(read(pair.Key.GetStatistics()), pair.Value.Tags));
+            Add(byName, pair.Value.Name, pair.Value.Tags, read(pair.Key.GetStatistics()));
         }
 
-        return measurements;
+        return Measurements(byName);
     }
 
-    /// <summary>Per allocator, folio bytes plus pool runs; then the runs of <see cref="NativePages.Alloc(int)"/>.</summary>
+    /// <summary>Per allocator name, folio bytes plus pool runs; then the runs of <see cref="NativePages.Alloc(int)"/>.</summary>
     private static List<Measurement<long>> ObserveBytesMapped()
     {
-        var measurements = new List<Measurement<long>>();
+        var byName = new Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)>(StringComparer.Ordinal);
         foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
         {
-            long bytes = pair.Key.GetStatistics().BytesMapped + pair.Value.Runs.BytesMapped;
-            measurements.Add(new Measurement<long>(bytes, pair.Value.Tags));
+            Add(byName, pair.Value.Name, pair.Value.Tags, pair.Key.GetStatistics().BytesMapped + pair.Value.Runs.BytesMapped);
         }
 
-        measurements.Add(new Measurement<long>(
-            NativePages.OsOwner.BytesMapped, new KeyValuePair<string, object?>(ZcopyMetrics.AllocatorTag, ZcopyMetrics.NativePagesTagValue)));
+        // An allocator named like the NativePages tag value shares its series, as two allocators of one name do.
+        Add(byName, ZcopyMetrics.NativePagesTagValue, s_nativePagesTags, NativePages.OsOwner.BytesMapped);
+        return Measurements(byName);
+    }
+
+    /// <summary>Adds <paramref name="value"/> to the sum for <paramref name="name"/>.</summary>
+    private static void Add(Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)> byName, string name, KeyValuePair<string, object?>[] tags, long value)
+    {
+        byName[name] = byName.TryGetValue(name, out (long Value, KeyValuePair<string, object?>[] Tags) sum)
+            ? (sum.Value + value, sum.Tags)
+            : (value, tags);
+    }
+
+    /// <summary>One measurement per name.</summary>
+    private static List<Measurement<long>> Measurements(Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)> byName)
+    {
+        var measurements = new List<Measurement<long>>(byName.Count);
+        foreach ((long value, KeyValuePair<string, object?>[] tags) in byName.Values)
+        {
+            measurements.Add(new Measurement<long>(value, tags));
+        }
+
         return measurements;
     }
 }

@@ -43,7 +43,8 @@ namespace NativeZcopy;
 /// <c>nativezcopy.fragments.tracked</c> (up-down): tracked fragments outstanding now.</item>
 /// </list>
 /// An allocator is reported while it is reachable; one that was collected with pieces still referenced
-/// drops out of the per-allocator figures.
+/// drops out of the per-allocator figures. Allocators sharing a name (an allocator per shard, say) are one
+/// series: each measurement is their sum, so no exporter sees two measurements with the same tags.
 /// </para>
 /// </remarks>
 public static class ZcopyMetrics

@@ -110,6 +110,29 @@ public sealed class ZcopyMetricsTests
     }
 
     [Fact]
+    public void Allocators_sharing_a_name_are_reported_as_one_series_summing_them()
+    {
+        string name = "twins-" + Guid.NewGuid().ToString("N");
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        var options = new ZcopyAllocatorOptions { Name = name };
+        using var first = new ZcopyAllocator(options);
+        using var second = new ZcopyAllocator(options);
+        BioVec one = first.Alloc(100);
+        BioVec two = second.Alloc(100);
+        BioVec three = second.Alloc(100);
+
+        Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name); // one of each instrument
+        ZcopyStatistics a = first.GetStatistics();
+        ZcopyStatistics b = second.GetStatistics();
+        Assert.Equal(a.BytesMapped + b.BytesMapped, measured[ZcopyMetrics.MemoryMapped].Value);
+        Assert.Equal(a.LiveFolios + b.LiveFolios, measured[ZcopyMetrics.FoliosLive].Value);
+        Assert.Equal(a.FragmentsAllocated + b.FragmentsAllocated, measured[ZcopyMetrics.FragmentsAllocated].Value);
+        Assert.Equal(3, measured[ZcopyMetrics.FragmentsAllocated].Value);
+
+        NativePages.PutBatch([one, two, three]);
+    }
+
+    [Fact]
     public void Page_runs_of_NativePages_are_reported_under_their_own_tag()
     {
         using var recorder = new MetricsRecorder(meter => meter.Scope is null);
