@@ -586,8 +586,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>
     /// Gives back the arenas' own references (each current, spare and parked folio), the threads' slices of this
     /// allocator and every thread's deferred releases. Folios still referenced by pieces stay mapped until
-    /// their last Put (or, when that Put was deferred and others let go after it, until the releasing thread
-    /// next drops its deferred releases or a Trim does). Later allocations throw <see cref="ObjectDisposedException"/>.
+    /// their last Put: releases on this allocator's folios are not deferred any more, so the last one unmaps
+    /// at once whatever thread makes it. Later allocations throw <see cref="ObjectDisposedException"/>.
     /// A tracking allocator reports every tracked fragment still outstanding through
     /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
     /// the unmap retried, and calling Dispose again retries it once more. Does nothing on <see cref="Shared"/>.

@@ -27,7 +27,8 @@ namespace NativeZcopy.ThreadCache;
 /// the deferred refs are all the count has left (<see cref="HoldsEveryRef"/>: the final release unmaps the
 /// page as it would have without deferral), before the thread enters an arena, and when
 /// <see cref="ZcopyAllocator.Trim"/>, <see cref="ZcopyAllocator.Dispose"/> or the registry's pruning of dead
-/// threads reclaims them. The check for the final release is made only when the thread adds refs, so if
+/// threads reclaims them. No deferral starts once the folio's allocator is disposed, since nothing would
+/// reclaim it. The check for the final release is made only when the thread adds refs, so if
 /// the other holders let go afterwards (another thread deferring too, the arena retiring the folio, a
 /// slice giving its share back, a large piece released at once), the deferred refs are the last and keep
 /// the folio mapped until one of the other drops: at most one folio per thread, as with its slice.

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using NativeZcopy.Arenas;
+using NativeZcopy.SideTable;
 
 namespace NativeZcopy.ThreadCache;
 
@@ -273,7 +274,8 @@ internal sealed class ThreadSlice
     /// checked <paramref name="entry"/> against the side table (a live, untracked life of a folio whose
     /// allocator has the thread cache): adds <paramref name="refs"/> released references to the deferral if
     /// it is on this life, else ends the deferral, dropping its references, and starts one on this life.
-    /// Drops them at once when they are all the life has left, or when a reclaimer is at work.
+    /// Drops them at once when they are all the life has left, when a reclaimer is at work, or when the
+    /// folio's allocator is disposed.
     /// </summary>
     /// <exception cref="InvalidOperationException">A life held fewer references than were dropped on it
     /// (a double release); every other reference was still dropped.</exception>
@@ -283,7 +285,14 @@ internal sealed class ThreadSlice
         var now = new DeferredRelease { Page = page, Entry = entry, Refs = refs };
         DeferredRelease ended = default;
         Volatile.Write(ref _busy, 1);
-        if (Volatile.Read(ref _revoked) == 0)
+
+        // No deferral starts on a disposed allocator's folio: Dispose reclaimed every deferral once, and nothing
+        // would reclaim a later one, so two threads deferring the last references of a folio would keep it
+        // mapped until each released something else. Read inside the section, after _revoked: Dispose marks the
+        // allocator before it revokes, so a section its reclaim does not wait for sees the mark (the handshake
+        // above), and one it waits for has its deferral reclaimed. The caller's refs keep the life, and so the
+        // descriptor's owner, in place.
+        if (Volatile.Read(ref _revoked) == 0 && PageSideTable.Run(entry).Owner is not FolioOwner { IsDisposed: true })
         {
             if (_deferred.Entry == entry && _deferred.Page == page)
             {

@@ -62,26 +62,18 @@ public sealed class DeferredReleaseTests
         using var owner = new DedicatedThread();
         using var releaser = new DedicatedThread();
         List<BioVec> pieces = AllocOn(owner, allocator, 10);
-
-        allocator.Dispose(); // the arena's and the slice's references go: only the pieces hold the folio
+        List<BioVec> fillers = LeaveOnlyPiecesHolding(allocator, pieces[0].Page);
         nint folio = pieces[0].Page;
-        releaser.Run(() =>
-        {
-            if (batch)
-            {
-                NativePages.PutBatch(pieces.ToArray().AsSpan(0, 9));
-            }
-            else
-            {
-                pieces.GetRange(0, 9).ForEach(piece => NativePages.Put(piece));
-            }
-        });
+        releaser.Run(() => Release(pieces.GetRange(0, 9), batch));
         owner.Run(() => Assert.Equal(10, NativePages.RefCount(folio))); // deferred by the releaser
         Assert.NotEqual(0, source.BytesMapped);
 
+        long unmaps = source.Unmaps;
         releaser.Run(() => NativePages.Put(pieces[9]));
-        Assert.Equal(0, source.BytesMapped); // no Trim, no further release: the final one unmapped it
+        Assert.Equal(unmaps + 1, source.Unmaps); // no Trim, no further release: the final one unmapped it
+        Assert.Equal(0, NativePages.RefCount(folio));
         releaser.Run(() => Assert.Throws<InvalidOperationException>(() => NativePages.Put(pieces[0])));
+        ReleaseAndDispose(fillers, allocator, source);
     }
 
     [Fact]
@@ -94,7 +86,7 @@ public sealed class DeferredReleaseTests
         using var owner = new DedicatedThread();
         using var releaser = new DedicatedThread();
         List<BioVec> pieces = AllocOn(owner, allocator, 10);
-        allocator.Dispose(); // only the pieces hold the folio: a count of 10
+        List<BioVec> fillers = LeaveOnlyPiecesHolding(allocator, pieces[0].Page); // a count of 10
         nint folio = pieces[0].Page;
 
         releaser.Run(() => pieces.GetRange(0, 5).ForEach(piece => NativePages.Put(piece))); // read 10, hold 5
@@ -103,8 +95,10 @@ public sealed class DeferredReleaseTests
         owner.Run(() => Assert.Equal(11, NativePages.RefCount(folio)));
         Assert.NotEqual(0, source.BytesMapped);
 
+        long unmaps = source.Unmaps;
         releaser.Run(() => NativePages.Put(pieces[9])); // the reference Get took: the final one
-        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(unmaps + 1, source.Unmaps);
+        ReleaseAndDispose(fillers, allocator, source);
     }
 
     [Theory]
@@ -146,7 +140,8 @@ public sealed class DeferredReleaseTests
         using var owner = new DedicatedThread();
         using var releaser = new DedicatedThread();
         List<BioVec> pieces = AllocOn(owner, allocator, 3);
-        allocator.Dispose(); // only the three pieces hold the folio now
+        List<BioVec> fillers = LeaveOnlyPiecesHolding(allocator, pieces[0].Page); // a count of 3
+        long unmaps = source.Unmaps;
 
         releaser.Run(() =>
         {
@@ -160,7 +155,80 @@ public sealed class DeferredReleaseTests
         // fewer references than it holds, drops those it finds, and says so.
         var error = Assert.Throws<InvalidOperationException>(() => trimmer.Trim());
         Assert.Contains("references", error.Message, StringComparison.Ordinal);
+        Assert.Equal(unmaps + 1, source.Unmaps);
+        ReleaseAndDispose(fillers, allocator, source);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Releases_after_the_allocators_dispose_are_not_deferred_so_the_last_one_unmaps(bool batch)
+    {
+        // Two threads releasing the last pieces of a disposed allocator's folio: had each deferred its half, each
+        // deferral would see the other's references in the count, neither would hold every one, and the folio
+        // would stay mapped until both threads released something else (nothing reclaims after Dispose).
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var first = new DedicatedThread();
+        using var second = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+        allocator.Dispose(); // the arena's and the slice's references go: only the pieces hold the folio
+
+        first.Run(() => Release(pieces.GetRange(0, 5), batch));
+        owner.Run(() => Assert.Equal(5, NativePages.RefCount(pieces[0].Page))); // dropped at once, not deferred
+        second.Run(() => Release(pieces.GetRange(5, 5), batch));
         Assert.Equal(0, source.BytesMapped);
+    }
+
+    /// <summary>Releases <paramref name="run"/> with one PutBatch, or one Put at a time.</summary>
+    private static void Release(List<BioVec> run, bool batch)
+    {
+        if (batch)
+        {
+            NativePages.PutBatch(run.ToArray());
+        }
+        else
+        {
+            run.ForEach(piece => NativePages.Put(piece));
+        }
+    }
+
+    /// <summary>Releases the <paramref name="fillers"/> left by <see cref="LeaveOnlyPiecesHolding"/>, disposes, and checks nothing stays mapped.</summary>
+    private static void ReleaseAndDispose(List<BioVec> fillers, ZcopyAllocator allocator, FaultInjectingPageSource source)
+    {
+        NativePages.PutBatch(fillers.ToArray());
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    /// <summary>
+    /// Leaves the live allocator's folio <paramref name="folio"/> held by the pieces cut from it alone: Trim takes
+    /// the threads' slices back, pieces of half a folio (cut by the arena, not a slice) fill it until the arena
+    /// moves on and parks it, and Trim gives the arena's share on the parked folio back. Returns the fillers of
+    /// the next folio, for the caller to release; those of <paramref name="folio"/> are released here (at
+    /// once: pieces larger than a deferral takes).
+    /// </summary>
+    private static List<BioVec> LeaveOnlyPiecesHolding(ZcopyAllocator allocator, nint folio)
+    {
+        allocator.Trim();
+        var onFolio = new List<BioVec>();
+        var fillers = new List<BioVec>();
+        while (true)
+        {
+            BioVec filler = allocator.Alloc(allocator.MaxFragmentSize);
+            if (filler.Page != folio)
+            {
+                fillers.Add(filler);
+                break;
+            }
+
+            onFolio.Add(filler);
+        }
+
+        allocator.Trim();
+        NativePages.PutBatch(onFolio.ToArray());
+        return fillers;
     }
 
     /// <summary>Allocates <paramref name="count"/> pieces of 64 B on <paramref name="thread"/>, from its slice.</summary>
