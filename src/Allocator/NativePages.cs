@@ -360,9 +360,12 @@ public static class NativePages
     /// alone is not enough: a dead folio kept for reuse, or waiting for a refused unmap to be retried, keeps
     /// its entry in the table with a count of zero until it is reissued or unmapped.
     /// </summary>
-    internal static bool IsCurrent(in BioVec piece)
+    internal static bool IsCurrent(in BioVec piece) => IsCurrent(piece, out _);
+
+    /// <summary><see cref="IsCurrent(in BioVec)"/>, with the side-table entry it found (0 when none).</summary>
+    private static bool IsCurrent(in BioVec piece, out long entry)
     {
-        long entry = PageSideTable.Find(piece.Page);
+        entry = PageSideTable.Find(piece.Page);
         if (piece.IsEmpty || entry == 0 || (entry & ~PageSideTable.TrackedBit) != piece.Entry)
         {
             return false;
@@ -379,9 +382,9 @@ public static class NativePages
     /// </summary>
     internal static void Quarantine(in BioVec piece)
     {
-        if (IsCurrent(piece))
+        if (IsCurrent(piece, out long entry))
         {
-            PageSideTable.Quarantine(PageSideTable.Find(piece.Page));
+            PageSideTable.Quarantine(entry);
         }
     }
 
