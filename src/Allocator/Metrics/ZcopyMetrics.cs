@@ -107,16 +107,19 @@ public static class ZcopyMetrics
         ArgumentNullException.ThrowIfNull(meterFactory);
         lock (s_lock)
         {
-            Meter meter = meterFactory.Create(new MeterOptions(MeterName) { Version = Version });
-            if (!s_factoryMeters.TryGetValue(meter, out _))
-            {
-                ZcopyInstruments.Publish(meter);
-                s_factoryMeters.Add(meter, meterFactory);
-            }
-
+            // The static meter goes first: publishing calls listeners, and a listener that allocates (and so
+            // maps) in its callback must find no static meter to create (see EnsureStaticMeter).
             Volatile.Write(ref s_factoryGiven, true);
             s_staticMeter?.Dispose();
             Volatile.Write(ref s_staticMeter, null);
+
+            Meter meter = meterFactory.Create(new MeterOptions(MeterName) { Version = Version });
+            if (!s_factoryMeters.TryGetValue(meter, out _))
+            {
+                s_factoryMeters.Add(meter, meterFactory);
+                ZcopyInstruments.Publish(meter);
+            }
+
             return meter;
         }
     }
@@ -136,9 +139,13 @@ public static class ZcopyMetrics
         {
             if (s_staticMeter is null && !s_factoryGiven)
             {
+                // Published after the meter is in place: publishing calls listeners' callbacks on this thread,
+                // and one that allocates maps a folio and comes back here. s_lock lets this thread in again, so
+                // only the meter already in place stops it from creating a second meter (and a third...), each
+                // reporting every allocator again.
                 var meter = new Meter(MeterName, Version);
-                ZcopyInstruments.Publish(meter);
                 Volatile.Write(ref s_staticMeter, meter);
+                ZcopyInstruments.Publish(meter);
             }
         }
     }

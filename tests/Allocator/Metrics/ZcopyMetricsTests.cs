@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.Linq;
+using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
 using Xunit;
 
@@ -11,11 +12,14 @@ namespace NativeZcopy.Tests.Allocator.Metrics;
 /// <summary>
 /// The NativeZcopy meter seen through a <see cref="MeterListener"/>. Each test names its own allocator and
 /// reads only the measurements tagged with that name, so allocators of tests running alongside do not
-/// matter. Both tests are in this one class because the second switches the process to a factory's meter
-/// and back: xunit runs a class's tests one after the other.
+/// matter. The tests are in this one class because two of them switch the process to a factory's meter and
+/// back: xunit runs a class's tests one after the other.
 /// </summary>
 public sealed class ZcopyMetricsTests
 {
+    /// <summary>The thread whose publication the re-entry test's listener answers by allocating; 0 when none.</summary>
+    private static volatile int s_publishingThread;
+
     private static readonly string[] s_instruments =
     [
         ZcopyMetrics.MemoryMapped, ZcopyMetrics.FoliosLive, ZcopyMetrics.FoliosRetained, ZcopyMetrics.FoliosMapped,
@@ -180,6 +184,62 @@ public sealed class ZcopyMetricsTests
 
         using var afterwards = new MetricsRecorder(meter => meter.Scope is null);
         Assert.Equal(1, Single(afterwards.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    [Fact]
+    public void A_listener_that_allocates_while_the_static_meter_is_published_finds_one_static_meter()
+    {
+        // A listener's InstrumentPublished runs on the thread publishing; one that allocates from NativeZcopy
+        // (a pooled exporter, say) maps a folio, and the mapping path creates the static meter if it finds none.
+        var factory = new TestMeterFactory();
+        var staticMeters = new HashSet<Meter>();
+        int depth = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter.Name != ZcopyMetrics.MeterName || instrument.Meter.Scope is not null)
+            {
+                return;
+            }
+
+            lock (staticMeters)
+            {
+                staticMeters.Add(instrument.Meter);
+            }
+
+            if (depth < 3 && Environment.CurrentManagedThreadId == s_publishingThread)
+            {
+                depth++;
+                using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, PageSource.Os, processors: 1);
+                NativePages.Put(allocator.Alloc(64)); // a new allocator's first piece maps its first folio
+                depth--;
+            }
+        };
+
+        try
+        {
+            ZcopyMetrics.CreateMeter(factory); // retires the static meter
+            listener.Start();
+            s_publishingThread = Environment.CurrentManagedThreadId;
+            ZcopyMetrics.RestoreStaticMeter(); // publishes a new static meter, calling the listener
+        }
+        finally
+        {
+            s_publishingThread = 0;
+            factory.Dispose();
+        }
+
+        lock (staticMeters)
+        {
+            Assert.Single(staticMeters);
+        }
+
+        // And it reports each allocator once.
+        string name = "reentry-" + Guid.NewGuid().ToString("N");
+        using var named = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name });
+        NativePages.Put(named.Alloc(64));
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        Assert.Equal(1, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
     }
 
     /// <summary>The measurements of allocator <paramref name="name"/>, checking there is exactly one per instrument.</summary>
