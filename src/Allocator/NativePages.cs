@@ -132,7 +132,7 @@ public static class NativePages
     /// <summary>
     /// Drops the reference each piece holds. Neighbouring pieces of the same page life (a message's
     /// pieces cut in order) cost one atomic operation together, not one each. Every valid piece is released
-    /// even when some are not; then the first failure is thrown.
+    /// even when some are not; then the first failure is thrown, a bad piece ahead of a refused unmap.
     /// </summary>
     /// <exception cref="InvalidOperationException">A piece is empty, or its page was already released or
     /// holds fewer references than the pieces claim, or (with fragment tracking) a piece itself was already
@@ -192,7 +192,7 @@ public static class NativePages
                         }
                         catch (InvalidOperationException error)
                         {
-                            first ??= error;
+                            first = FailureToReport(first, error);
                         }
                     }
                 }
@@ -203,7 +203,7 @@ public static class NativePages
             }
             catch (InvalidOperationException error)
             {
-                first ??= error;
+                first = FailureToReport(first, error);
             }
 
             start = end;
@@ -214,6 +214,14 @@ public static class NativePages
             throw first;
         }
     }
+
+    /// <summary>
+    /// The failure a batch reports: its first misuse (an empty, stale or over-released piece) ahead of any
+    /// refused unmap met before it, since a refusal lost nothing (the run is kept and retried) and a caller
+    /// that lets refusals go (a send's completion, a dispose) must still hear of the misuse.
+    /// </summary>
+    private static Exception FailureToReport(Exception? first, Exception error) =>
+        first is null || (PageRunOwner.IsUnmapRefusal(first) && !PageRunOwner.IsUnmapRefusal(error)) ? error : first;
 
     /// <summary>
     /// <see cref="Put(in BioVec)"/> for a piece not of the calling thread's slice: added to the references the

@@ -6,6 +6,7 @@ using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
+using NativeZcopy.SideTable;
 using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
@@ -372,7 +373,17 @@ public sealed class ZcopyAllocator : IDisposable
         }
         catch
         {
-            NativePages.PutBatch(pieces[..done]);
+            try
+            {
+                NativePages.PutBatch(pieces[..done]);
+            }
+            catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
+            {
+                // Giving the pieces back dropped a folio's last reference and the OS refused its unmap: every
+                // reference is dropped all the same and the folio kept for a retry (see PageRunOwner), so
+                // nothing is lost and the failure the caller must hear of is the one that stopped the batch.
+            }
+
             throw;
         }
 

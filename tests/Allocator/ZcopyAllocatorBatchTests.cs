@@ -1,5 +1,6 @@
 using System;
 using NativeZcopy.Native;
+using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
 using Xunit;
 
@@ -201,6 +202,51 @@ public sealed class ZcopyAllocatorBatchTests
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void AllocBatch_that_runs_out_of_memory_reports_that_even_when_giving_back_a_folio_is_refused(bool threadCache)
+    {
+        // 4 KiB folios: two 2000 B pieces fill the first, the arena moves to the second (the first is then held
+        // by the batch alone) and the third map fails. Giving the batch back drops the first folio's last
+        // references, and its unmap is refused: the folio is kept for a retry, so the caller must still hear
+        // of the map that failed, not of the unmap.
+        var source = new FaultInjectingPageSource { FailMapNumber = 3, FailUnmaps = true };
+        var allocator = new ZcopyAllocator(
+            new ZcopyAllocatorOptions { FolioSize = 4096, ThreadCache = threadCache }, source, processors: 1);
+        var pieces = new BioVec[6];
+
+        var error = Assert.Throws<OutOfMemoryException>(() => allocator.AllocBatch([2000, 2000, 2000, 2000, 2000, 2000], pieces));
+
+        Assert.Contains(source.DescribeError(FaultInjectingPageSource.InjectedError), error.Message, StringComparison.Ordinal);
+        Assert.Equal(2 * 4096, source.BytesMapped);         // the refused folio is still there, for the retry
+        source.FailUnmaps = false;
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void PutBatch_reports_a_stale_piece_ahead_of_a_refused_unmap_met_before_it()
+    {
+        // A caller that lets refused unmaps go (a send's completion, a dispose) must still hear of the misuse.
+        var source = new FaultInjectingPageSource();
+        ZcopyAllocator allocator = LastReferenceOfAFolio.NewAllocator(source);
+        BioVec last = LastReferenceOfAFolio.Cut(allocator, fill: 1);
+        BioVec gone = NativePages.Alloc(100);
+        NativePages.Put(gone);
+        source.FailUnmaps = true;
+
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.PutBatch([last, gone]));
+
+        Assert.Contains(gone.ToString(), error.Message, StringComparison.Ordinal);
+        Assert.False(PageRunOwner.IsUnmapRefusal(error));
+        Assert.Equal(0, NativePages.RefCount(last.Page));          // released all the same
+        source.FailUnmaps = false;
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
     }
 
     [Fact]

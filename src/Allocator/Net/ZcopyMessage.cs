@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Threading;
+using NativeZcopy.SideTable;
 
 namespace NativeZcopy.Net;
 
@@ -118,7 +119,10 @@ public sealed class ZcopyMessage : IDisposable
         }
     }
 
-    /// <summary>Drops every reference the message still holds. Idempotent; does nothing after a send.</summary>
+    /// <summary>
+    /// Drops every reference the message still holds. Idempotent; does nothing after a send. A final release
+    /// whose unmap the OS refuses does not throw: the page is kept and its unmap retried.
+    /// </summary>
     /// <exception cref="InvalidOperationException">An entry's page had already been released behind the
     /// message's back (the others are still released).</exception>
     public void Dispose()
@@ -132,6 +136,9 @@ public sealed class ZcopyMessage : IDisposable
     /// <summary>
     /// Drops one ref per entry (neighbouring pieces of one page with one atomic operation) and returns the
     /// array to the pool. Every entry is released even if one fails; the first failure is rethrown after.
+    /// A refused unmap is not a failure here: the reference is dropped and the page kept and its unmap
+    /// retried (see <see cref="PageRunOwner"/>), so nothing is lost, and a send whose bytes went out must not
+    /// report an error (a caller would send them again), nor a failed send trade its own error for this one.
     /// With <paramref name="quarantine"/>, each entry's page life is first marked so that it is unmapped at its
     /// final release and never reused (a message the kernel may still be sending; see
     /// <see cref="ZcopySocketStatistics.AbandonedMessages"/>).
@@ -149,6 +156,10 @@ public sealed class ZcopyMessage : IDisposable
             }
 
             NativePages.PutBatch(entries.AsSpan(0, count));
+        }
+        catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
+        {
+            // PutBatch reports a bad entry ahead of a refusal, so this is the only failure: nothing lost.
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System;
 using NativeZcopy.Net;
+using NativeZcopy.Tests.Support;
 using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.Net;
@@ -25,6 +26,27 @@ public sealed class ZcopyMessageTests
         Assert.Equal(0, message.Count);
         allocator.Dispose();
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void Dispose_that_drops_a_folios_last_reference_does_not_throw_when_the_unmap_is_refused()
+    {
+        var source = new FaultInjectingPageSource();
+        ZcopyAllocator allocator = LastReferenceOfAFolio.NewAllocator(source);
+        var message = new ZcopyMessage(allocator);
+        BioVec piece = LastReferenceOfAFolio.Cut(allocator, fill: 1);
+        message.Add(piece);
+        long mapped = source.BytesMapped;
+        source.FailUnmaps = true;
+
+        message.Dispose();
+
+        Assert.Equal(0, message.Count);
+        Assert.Equal(0, NativePages.RefCount(piece.Page));        // dropped, and the folio kept for the retry
+        Assert.Equal(mapped, source.BytesMapped);
+        source.FailUnmaps = false;
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
     }
 
     [Fact]

@@ -336,6 +336,40 @@ public sealed class ZcopySocketExtensionsTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_send_that_drops_a_folios_last_reference_reports_the_send_not_a_refused_unmap(bool peerGone)
+    {
+        // The send's release of the message is the folio's final release, and the OS refuses the unmap. That
+        // loses nothing (the folio is kept and retried), so the caller hears what became of the send: its bytes
+        // went out (an error would have it send them again), or its own SocketException.
+        var source = new FaultInjectingPageSource();
+        ZcopyAllocator allocator = LastReferenceOfAFolio.NewAllocator(source);
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        using var message = new ZcopyMessage(allocator);
+        message.Add(LastReferenceOfAFolio.Cut(allocator, fill: 7));
+        long mapped = source.BytesMapped;
+        source.FailUnmaps = true;
+
+        if (peerGone)
+        {
+            pair.ResetReceiver();       // on loopback the reset has reached the sender when Close returns
+            await Assert.ThrowsAsync<SocketException>(async () => await pair.Sender.SendZcopyAsync(message));
+        }
+        else
+        {
+            Task<byte[]> received = pair.ReadExactlyAsync(LastReferenceOfAFolio.PieceLength);
+            Assert.Equal(LastReferenceOfAFolio.PieceLength, await pair.Sender.SendZcopyAsync(message));
+            Assert.True(Array.TrueForAll(await received, b => b == 7));
+        }
+
+        Assert.Equal(mapped, source.BytesMapped);       // the folio was released and its unmap refused
+        source.FailUnmaps = false;
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Theory]
     [InlineData(ZcopySendFlags.None)]
     [InlineData(ZcopySendFlags.ZeroCopy)]
     public async Task Cancellation_stops_a_waiting_send_and_releases_the_refs(ZcopySendFlags flags)
