@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
@@ -78,6 +80,7 @@ public sealed class FragmentRecordFailureTests
     }
 
     [Fact]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public void The_allocation_stack_starts_in_the_allocator_whichever_arena_path_cut_the_piece()
     {
         using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
@@ -87,14 +90,27 @@ public sealed class FragmentRecordFailureTests
         BioVec copy = allocator.MemDup(new byte[100]);
         allocator.AllocBatch([300, 300, 300], batch); // a run under one lock
 
-        foreach (OutstandingFragment fragment in allocator.GetOutstandingFragments())
+        // Every piece is listed, once: checks made per listed fragment alone would pass on an empty list.
+        BioVec[] pieces = [first, second, copy, .. batch];
+        IReadOnlyList<OutstandingFragment> outstanding = allocator.GetOutstandingFragments();
+        Assert.Equal(pieces.OrderBy(p => p.Address), outstanding.Select(o => o.Fragment).OrderBy(p => p.Address));
+
+        // Each stack starts in the allocator (no arena frame above it), in the public method that cut the piece
+        // or its out-of-line part (AllocSlow, MemDupSlow: which is on top depends on inlining), and its first
+        // frame outside the allocator is the caller, this test.
+        string[] entries = ["Alloc", "Alloc", "MemDup", "AllocBatch(", "AllocBatch(", "AllocBatch("];
+        for (int i = 0; i < pieces.Length; i++)
         {
-            string top = fragment.AllocationStackTrace.TrimStart().Split('\n')[0];
-            Assert.Contains("ZcopyAllocator.", top, StringComparison.Ordinal);
-            Assert.DoesNotContain("Arena", top, StringComparison.Ordinal);
+            string stack = outstanding.Single(o => o.Fragment == pieces[i]).AllocationStackTrace;
+            string[] frames = stack.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            string[] inAllocator = frames.TakeWhile(f => f.Contains("ZcopyAllocator.", StringComparison.Ordinal)).ToArray();
+            Assert.NotEmpty(inAllocator);
+            Assert.DoesNotContain("Arena", frames[0], StringComparison.Ordinal);
+            Assert.Contains(inAllocator, f => f.Contains($"ZcopyAllocator.{entries[i]}", StringComparison.Ordinal));
+            Assert.Contains(nameof(The_allocation_stack_starts_in_the_allocator_whichever_arena_path_cut_the_piece), frames[inAllocator.Length], StringComparison.Ordinal);
         }
 
-        NativePages.PutBatch([first, second, copy, .. batch]);
+        NativePages.PutBatch(pieces);
     }
 
     /// <summary>Makes the <paramref name="number"/>-th record from now fail once, as an out-of-memory would (InsufficientMemoryException: the runtime keeps OutOfMemoryException to itself).</summary>
