@@ -270,6 +270,7 @@ public sealed class ThreadSliceTests
         using var allocated = new ManualResetEventSlim();
         using var resume = new ManualResetEventSlim();
         BioVec fromIdleThread = default;
+        int piecesCutAfterTrim = 0;
         var worker = new Thread(() =>
         {
             NativePages.Put(allocator.Alloc(64));
@@ -277,18 +278,24 @@ public sealed class ThreadSliceTests
             allocated.Set();
             resume.Wait(); // idle, alive, holding its slice
 
-            // After the slice was taken back, the thread cuts from a fresh one.
+            // After the slice was taken back, the thread cuts from a fresh one: this is its first piece.
             BioVec again = allocator.Alloc(64);
+            piecesCutAfterTrim = ThreadSlice.Current!.PiecesCut;
             NativePages.Put(again);
         });
         worker.Start();
         allocated.Wait();
 
+        // LiveFolios is 1 with or without the slice (the arena's folio); what Trim changes is the count:
+        // the slice's unspent share leaves it, the arena's stays.
         NativePages.Put(fromIdleThread);
-        allocator.Trim();   // the arena's folio still holds the arena's share; the slice no longer does
+        int withSlice = NativePages.RefCount(fromIdleThread.Page);
+        allocator.Trim();
+        Assert.True(NativePages.RefCount(fromIdleThread.Page) < withSlice, "Trim left the idle thread's share on its folio");
         Assert.Equal(1, allocator.GetStatistics().LiveFolios);
         resume.Set();
         worker.Join();
+        Assert.Equal(1, piecesCutAfterTrim); // the old slice, still held, would have cut its third piece
 
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
@@ -312,10 +319,21 @@ public sealed class ThreadSliceTests
         worker.Join();
         NativePages.PutBatch(pieces.ToArray());
 
-        // The slice of the dead thread is all that keeps the folio from its in-place reuse by the arena.
-        long mapped = source.BytesMapped;
-        Assert.True(mapped > 0);
+        // The slice of the dead thread (and this thread's deferred releases of its pieces) is all that keeps the
+        // folio from its in-place reuse by the arena. Dispose would give it back too, so look before it: Trim
+        // drops the slice's share, and the arena's next folio change reissues the folio instead of mapping one.
+        nint folio = pieces[0].Page;
+        int withSlice = NativePages.RefCount(folio);
         allocator.Trim();
+        Assert.True(NativePages.RefCount(folio) < withSlice, "Trim left the dead thread's share on its folio");
+        long maps = source.Maps;
+        BioVec tail = allocator.Alloc(8192); // the arena's half of the folio, the worker's slice having taken the other
+        Assert.Equal(folio, tail.Page);
+        NativePages.Put(tail);
+        BioVec next = allocator.Alloc(8192); // the folio is used up: the arena changes folio
+        Assert.Equal(maps, source.Maps); // with the slice still on it, a new folio would have been mapped
+        Assert.Equal(folio, next.Page);
+        NativePages.Put(next);
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
     }
