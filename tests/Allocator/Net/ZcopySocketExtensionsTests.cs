@@ -151,17 +151,28 @@ public sealed class ZcopySocketExtensionsTests
     public async Task ZeroCopy_on_loopback_holds_the_refs_until_the_kernel_reports_completion()
     {
         var allocator = new ZcopyAllocator();
-        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+
+        // The peer's window is far smaller than the first messages together: while nobody reads, the kernel
+        // cannot report the later ones complete, so their refs must still stand beside the test's.
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 64 * 1024);
         const int Messages = 200;
+        const int SentUnread = 8;
+        const int RunLength = 64 * 1024;
         var runs = new List<BioVec>();
         var expected = new MemoryStream();
-        Task<byte[]> received = pair.ReadExactlyAsync(Messages * (64 + (64 * 1024)));
+        Task<byte[]>? received = null;
         for (int i = 0; i < Messages; i++)
         {
+            if (i == SentUnread)
+            {
+                AssertHeldWhileUnread(pair.Sender, runs);
+                received = pair.ReadExactlyAsync(Messages * (64 + RunLength));
+            }
+
             var message = new ZcopyMessage(allocator);
             BioVec header = allocator.Alloc(64);
             header.AsSpan().Fill((byte)i);
-            BioVec run = NativePages.Alloc(64 * 1024);
+            BioVec run = NativePages.Alloc(RunLength);
             run.AsSpan().Fill((byte)~i);
             expected.Write(header.AsSpan());
             expected.Write(run.AsSpan());
@@ -170,11 +181,11 @@ public sealed class ZcopySocketExtensionsTests
             runs.Add(run);
             await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
 
-            // Until the kernel says otherwise the message's ref stands beside ours.
+            // Until the kernel says otherwise the message's ref stands beside ours; never a third.
             Assert.InRange(NativePages.RefCount(run.Page), 1, 2);
         }
 
-        Assert.Equal(expected.ToArray(), await received);
+        Assert.Equal(expected.ToArray(), await received!);
         await AssertNothingPendingAsync(pair.Sender);
         ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
         Assert.Equal(SocketError.Success, statistics.ZeroCopyUnavailable);
@@ -182,10 +193,30 @@ public sealed class ZcopySocketExtensionsTests
         Assert.Equal(statistics.ZeroCopySendCalls, statistics.CompletedSendCalls);
         Assert.True(statistics.CompletionNotifications > 0);
 
+        // Every message went back through its completions, with the socket open: none was let go at a close.
+        Assert.Equal(0, statistics.AbandonedMessages);
+
         // Loopback hands the pages to the receiving socket by copying them, and says so.
         Assert.True(statistics.CopiedSendCalls > 0, $"loopback should report copies: {statistics}");
         AssertReleasedOnce(runs);
         AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>
+    /// With nothing read, the messages whose bytes lie beyond twice the peer's receive buffer cannot have
+    /// been acknowledged, so the kernel has not reported them complete: each still holds its ref.
+    /// </summary>
+    private static void AssertHeldWhileUnread(Socket sender, List<BioVec> runs)
+    {
+        ZcopySocketStatistics statistics = sender.GetZcopyStatistics();
+        Assert.Equal(0, statistics.CopyingFallbackSends); // every message took kernel numbers, so waits for them
+        Assert.True(statistics.CompletedSendCalls < statistics.ZeroCopySendCalls, $"the kernel reported unread bytes sent: {statistics}");
+        for (int i = runs.Count / 2; i < runs.Count; i++)
+        {
+            Assert.True(NativePages.RefCount(runs[i].Page) == 2, $"message {i} of {runs.Count} let its run go before its completion: {statistics}");
+        }
+
+        Assert.True(statistics.PendingMessages >= runs.Count / 2, $"fewer messages pending than hold refs: {statistics}");
     }
 
     [Fact]
