@@ -302,12 +302,38 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
-        if ((uint)(size - 1) < (uint)_maxSlicedSize && ThreadSlice.Current is { } slice && slice.TryCut(this, size, fullSize, out fragment))
+        if ((uint)(size - 1) < (uint)_maxSlicedSize)
         {
-            return true;
+            if (ThreadSlice.Current is { } slice && slice.TryCut(this, size, fullSize, out fragment))
+            {
+                return true;
+            }
+
+            return TryAllocSliced(size, fullSize, out fragment);
         }
 
         return EnterArena().TryAllocLocked(size, fullSize, _owner, throwOnFailure: false, out fragment);
+    }
+
+    /// <summary>
+    /// <see cref="TryAlloc"/> when the thread's slice cannot cut the piece: takes the thread a slice as
+    /// <see cref="Alloc"/> does, so a thread that only calls TryAlloc cuts from a slice too (going to the arena
+    /// instead, it paid the arena's lock for every piece and never got a slice). The OS's refusal, which
+    /// <see cref="AllocSliced"/> throws with nothing held, is the answer false.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAllocSliced(int size, int fullSize, out BioVec fragment)
+    {
+        try
+        {
+            fragment = AllocSliced(size, fullSize);
+            return true;
+        }
+        catch (OutOfMemoryException)
+        {
+            fragment = default;
+            return false;
+        }
     }
 
     /// <summary>

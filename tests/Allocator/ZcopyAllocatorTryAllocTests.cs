@@ -1,0 +1,49 @@
+using System.Collections.Generic;
+using NativeZcopy.ThreadCache;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator;
+
+/// <summary>TryAlloc against Alloc: the same pieces from the same places, false where Alloc throws.</summary>
+/// <remarks>Reads the thread's slice, which another test's Trim may revoke for a moment: runs alone.</remarks>
+[Collection(DeferredReleaseReaders.Name)]
+public sealed class ZcopyAllocatorTryAllocTests
+{
+    [Fact]
+    public void A_thread_that_only_calls_TryAlloc_cuts_from_a_slice_of_its_own_and_gets_false_once_no_folio_can_be_mapped()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096 }, source, processors: 1);
+        var pieces = new List<BioVec>();
+        using (var thread = new DedicatedThread())
+        {
+            thread.Run(() =>
+            {
+                Assert.True(allocator.TryAlloc(128, out BioVec first));
+                pieces.Add(first);
+                Assert.Same(allocator, ThreadSlice.Current?.Allocator);
+                int count = NativePages.RefCount(first.Page);
+                Assert.True(allocator.TryAlloc(128, out BioVec second));
+                pieces.Add(second);
+                Assert.Equal(2, ThreadSlice.Current!.PiecesCut);
+                Assert.Equal(first.Address + 128, second.Address);
+                Assert.Equal(count, NativePages.RefCount(first.Page));     // cut from the slice's share
+
+                // No more folios: the slice's folio runs out, and the next TryAlloc answers false, no throw.
+                source.FailAllMaps = true;
+                while (allocator.TryAlloc(1024, out BioVec piece))
+                {
+                    pieces.Add(piece);
+                    Assert.InRange(pieces.Count, 3, 6);                     // one 4 KiB folio's worth at most
+                }
+
+                NativePages.PutBatch(pieces.ToArray());
+            });
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+}
