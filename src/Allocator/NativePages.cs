@@ -150,6 +150,42 @@ public static class NativePages
     }
 
     /// <summary>
+    /// <see cref="Put(in BioVec)"/> for a caller that must not fail for a refused unmap: when the release is
+    /// a page's last and the OS refuses the unmap, the reference is dropped all the same and the page kept and
+    /// its unmap retried (see <see cref="PageRunOwner"/>), so nothing is lost. A dispose that threw would stop
+    /// a caller disposing several owners in a row (a <c>Pipe</c> returning its segments), and a path giving
+    /// pieces back after a failure would trade that failure for this one. A bad piece still throws.
+    /// </summary>
+    internal static void PutToleratingRefusedUnmap(in BioVec piece)
+    {
+        try
+        {
+            Put(piece);
+        }
+        catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
+        {
+            // The page is on its owner's pending-unmap list; its next map, Trim or Dispose retries it.
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PutBatch"/> for a caller that must not fail for a refused unmap (see
+    /// <see cref="PutToleratingRefusedUnmap"/>). PutBatch reports a bad piece ahead of a refusal, so a refusal
+    /// caught here is the batch's only failure.
+    /// </summary>
+    internal static void PutBatchToleratingRefusedUnmap(ReadOnlySpan<BioVec> pieces)
+    {
+        try
+        {
+            PutBatch(pieces);
+        }
+        catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
+        {
+            // Every reference was dropped; the refused run is on its owner's pending-unmap list.
+        }
+    }
+
+    /// <summary>
     /// <see cref="PutBatch"/> from <paramref name="start"/> on: each run of neighbouring pieces of one page
     /// life is taken back or deferred by the thread's <paramref name="slice"/>, or checked and dropped in one
     /// atomic operation; every valid piece is released, then the first failure is thrown.

@@ -6,7 +6,6 @@ using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
-using NativeZcopy.SideTable;
 using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
@@ -399,17 +398,9 @@ public sealed class ZcopyAllocator : IDisposable
         }
         catch
         {
-            try
-            {
-                NativePages.PutBatch(pieces[..done]);
-            }
-            catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
-            {
-                // Giving the pieces back dropped a folio's last reference and the OS refused its unmap: every
-                // reference is dropped all the same and the folio kept for a retry (see PageRunOwner), so
-                // nothing is lost and the failure the caller must hear of is the one that stopped the batch.
-            }
-
+            // The failure the caller must hear of is the one that stopped the batch, not a refused unmap met
+            // while giving the pieces back (which loses nothing).
+            NativePages.PutBatchToleratingRefusedUnmap(pieces[..done]);
             throw;
         }
 

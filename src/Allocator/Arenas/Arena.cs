@@ -260,15 +260,7 @@ internal struct Arena
                 FolioOwner.ReleaseShare(pieces[i].Entry, 1);
             }
 
-            try
-            {
-                NativePages.PutBatch(pieces[..recorded]);
-            }
-            catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
-            {
-                // The folio is kept and its unmap retried: nothing lost, and the record's failure is the news.
-            }
-
+            NativePages.PutBatchToleratingRefusedUnmap(pieces[..recorded]); // the record's failure is the news
             throw;
         }
     }

@@ -3,7 +3,6 @@ using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading;
-using NativeZcopy.SideTable;
 
 namespace NativeZcopy;
 
@@ -155,7 +154,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// Never throws for an OS refusal to unmap the page (see <see cref="Dispose(bool)"/>): a handle's
     /// <see cref="MemoryHandle.Dispose"/> is a dispose.
     /// </remarks>
-    public override void Unpin() => PutForDispose(_piece);
+    public override void Unpin() => NativePages.PutToleratingRefusedUnmap(_piece);
 
     /// <summary>
     /// Drops the owner's reference, once: the first caller to flip <see cref="_disposed"/> does it, every
@@ -165,27 +164,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            PutForDispose(_piece);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="NativePages.Put(in BioVec)"/> for a dispose. When the release is a page's last and the OS
-    /// refuses the unmap, the reference is already dropped and the page is kept and its unmap retried (see
-    /// <see cref="PageRunOwner"/>): nothing is lost, so a dispose does not throw for it. Throwing would stop
-    /// a caller disposing several owners in a row (a <c>Pipe</c> returning its consumed segments) before
-    /// the rest, and their references would never be dropped. A refused release (a double release caught by
-    /// fragment tracking) still throws.
-    /// </summary>
-    private static void PutForDispose(in BioVec piece)
-    {
-        try
-        {
-            NativePages.Put(piece);
-        }
-        catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
-        {
-            // The page is on its owner's pending-unmap list; its next map, Trim or Dispose retries it.
+            NativePages.PutToleratingRefusedUnmap(_piece);
         }
     }
 

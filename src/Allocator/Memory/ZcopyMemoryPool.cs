@@ -101,7 +101,7 @@ public sealed class ZcopyMemoryPool : MemoryPool<byte>
         }
         catch
         {
-            NativePages.Put(piece);
+            NativePages.PutToleratingRefusedUnmap(piece); // the out-of-memory is the news, not a refused unmap
             throw;
         }
     }

@@ -155,11 +155,7 @@ public sealed class ZcopyMessage : IDisposable
                 }
             }
 
-            NativePages.PutBatch(entries.AsSpan(0, count));
-        }
-        catch (InvalidOperationException error) when (PageRunOwner.IsUnmapRefusal(error))
-        {
-            // PutBatch reports a bad entry ahead of a refusal, so this is the only failure: nothing lost.
+            NativePages.PutBatchToleratingRefusedUnmap(entries.AsSpan(0, count));
         }
         finally
         {
