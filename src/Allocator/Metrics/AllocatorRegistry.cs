@@ -9,37 +9,104 @@ namespace NativeZcopy.Metrics;
 
 /// <summary>
 /// Every live <see cref="ZcopyAllocator"/>, held weakly, so that the observable instruments can read their
-/// statistics when a listener collects. Allocators register in their constructor; nothing is recorded on
-/// the allocation path.
+/// statistics when a listener collects, and the series of each allocator name. Allocators register in their
+/// constructor; nothing is recorded on the allocation path.
 /// </summary>
 /// <remarks>
-/// A <see cref="ConditionalWeakTable{TKey, TValue}"/> does the bookkeeping: it is thread-safe, keeps no
-/// allocator alive, forgets one when it is collected, and can be enumerated while allocators come and go.
-/// An allocator that is collected while pieces of it are still referenced stops being reported; its folios
-/// still count in the process total (<see cref="PageSideTable.BytesMapped"/>).
+/// A <see cref="ConditionalWeakTable{TKey, TValue}"/> does the bookkeeping of allocators: it is thread-safe,
+/// keeps no allocator alive, forgets one when it is collected, and can be enumerated while allocators come
+/// and go. An allocator that is collected while pieces of it are still referenced stops being reported; its
+/// folios still count in the process total (<see cref="PageSideTable.BytesMapped"/>), and its counts up to
+/// then stay in its name's counters (<see cref="NameSeries"/>).
 /// </remarks>
 internal static class AllocatorRegistry
 {
     /// <summary>Allocator to its registration; entries vanish with their allocator.</summary>
     private static readonly ConditionalWeakTable<ZcopyAllocator, AllocatorRegistration> s_allocators = new();
 
+    /// <summary>Name to its series, while the name has a registration not yet finalized. Owned by <see cref="SeriesLock"/>.</summary>
+    private static readonly Dictionary<string, NameSeries> s_series = new(System.StringComparer.Ordinal);
+
     /// <summary>Allocators registered without a name so far, for <c>allocator-N</c>. Interlocked.</summary>
     private static int s_unnamed;
+
+    /// <summary>
+    /// Guards the series (<see cref="NameSeries"/>) and registering. A collection holds it from its first
+    /// statistics read to its last report, and a finalizer holds it to retire an allocator and mark its
+    /// registration (<see cref="AllocatorRegistration.IsRetired"/>), so in one collection an allocator is
+    /// counted live or retired, never both, whether or not the table still lists it. Never taken on an
+    /// allocation path.
+    /// </summary>
+    public static Lock SeriesLock { get; } = new();
 
     /// <summary>Registers a new allocator under <paramref name="name"/>, or <c>allocator-N</c> when null.</summary>
     public static void Register(ZcopyAllocator allocator, string? name)
     {
         name ??= "allocator-" + Interlocked.Increment(ref s_unnamed).ToString(CultureInfo.InvariantCulture);
-        s_allocators.AddOrUpdate(allocator, new AllocatorRegistration(name, new PageRunOwner(PageSource.Os)));
+        lock (SeriesLock)
+        {
+            s_allocators.Add(allocator, NewRegistration(allocator, name));
+        }
     }
 
     /// <summary>The owner of page runs rented through pools over <paramref name="allocator"/>.</summary>
     public static PageRunOwner RunOwnerOf(ZcopyAllocator allocator) => RegistrationOf(allocator).Runs;
 
     /// <summary>The registration of <paramref name="allocator"/> (every allocator registers in its constructor).</summary>
-    public static AllocatorRegistration RegistrationOf(ZcopyAllocator allocator) =>
-        s_allocators.GetValue(allocator, static a => new AllocatorRegistration("allocator-unregistered", new PageRunOwner(PageSource.Os)));
+    public static AllocatorRegistration RegistrationOf(ZcopyAllocator allocator)
+    {
+        if (s_allocators.TryGetValue(allocator, out AllocatorRegistration? registration))
+        {
+            return registration;
+        }
 
-    /// <summary>The allocators alive now, with their registrations.</summary>
+        // Not GetValue with a factory: a racing call could build a second registration and drop it, and the
+        // dropped one's finalizer would retire the counts of an allocator still reported live.
+        lock (SeriesLock)
+        {
+            if (!s_allocators.TryGetValue(allocator, out registration))
+            {
+                registration = NewRegistration(allocator, "allocator-unregistered");
+                s_allocators.Add(allocator, registration);
+            }
+
+            return registration;
+        }
+    }
+
+    /// <summary>
+    /// The allocators registered and not yet collected, with their registrations; those marked
+    /// <see cref="AllocatorRegistration.IsRetired"/> are counted in their series already. Enumerate under
+    /// <see cref="SeriesLock"/>.
+    /// </summary>
     public static IEnumerable<KeyValuePair<ZcopyAllocator, AllocatorRegistration>> Live => s_allocators;
+
+    /// <summary>
+    /// A collected allocator's <paramref name="registration"/> leaves its series with <paramref name="final"/>,
+    /// its last statistics; the last member to leave ends the series. Called by the registration's finalizer.
+    /// </summary>
+    public static void Retire(AllocatorRegistration registration, ZcopyStatistics? final)
+    {
+        lock (SeriesLock)
+        {
+            registration.IsRetired = true;
+            if (registration.Series.Leave(final))
+            {
+                s_series.Remove(registration.Series.Name);
+            }
+        }
+    }
+
+    /// <summary>A registration of <paramref name="allocator"/>, joining the series of <paramref name="name"/>. Under <see cref="SeriesLock"/>.</summary>
+    private static AllocatorRegistration NewRegistration(ZcopyAllocator allocator, string name)
+    {
+        if (!s_series.TryGetValue(name, out NameSeries? series))
+        {
+            series = new NameSeries(name);
+            s_series.Add(name, series);
+        }
+
+        series.Join();
+        return new AllocatorRegistration(allocator, series, new PageRunOwner(PageSource.Os));
+    }
 }

@@ -27,19 +27,19 @@ internal static class ZcopyInstruments
             ZcopyMetrics.FoliosRetained, static () => Observe(static s => s.FoliosRetained), "{folio}",
             "Folios with every piece back, kept mapped for reuse; part of the live folios.");
         meter.CreateObservableCounter(
-            ZcopyMetrics.FoliosMapped, static () => Observe(static s => s.FoliosMapped), "{folio}",
+            ZcopyMetrics.FoliosMapped, static () => Observe(CumulativeCounter.FoliosMapped), "{folio}",
             "Folios ever mapped from the OS.");
         meter.CreateObservableCounter(
-            ZcopyMetrics.FoliosUnmapped, static () => Observe(static s => s.FoliosUnmapped), "{folio}",
+            ZcopyMetrics.FoliosUnmapped, static () => Observe(CumulativeCounter.FoliosUnmapped), "{folio}",
             "Folios ever returned to the OS.");
         meter.CreateObservableCounter(
-            ZcopyMetrics.FoliosReused, static () => Observe(static s => s.FoliosReusedInPlace), "{folio}",
+            ZcopyMetrics.FoliosReused, static () => Observe(CumulativeCounter.FoliosReused), "{folio}",
             "Folios ever reissued in place because every piece of them was back.");
         meter.CreateObservableCounter(
-            ZcopyMetrics.FragmentsAllocated, static () => Observe(static s => s.FragmentsAllocated), "{fragment}",
+            ZcopyMetrics.FragmentsAllocated, static () => Observe(CumulativeCounter.FragmentsAllocated), "{fragment}",
             "Pieces ever handed out.");
         meter.CreateObservableCounter(
-            ZcopyMetrics.FragmentsLeaked, static () => Observe(static s => s.FragmentsLeaked), "{fragment}",
+            ZcopyMetrics.FragmentsLeaked, static () => Observe(CumulativeCounter.FragmentsLeaked), "{fragment}",
             "Tracked fragments reported as leaked: still outstanding past the allocator's LeakReportAge, or at its Dispose.");
         meter.CreateObservableUpDownCounter(
             ZcopyMetrics.FragmentsTracked, static () => Observe(static s => s.TrackedFragmentsOutstanding), "{fragment}",
@@ -53,22 +53,63 @@ internal static class ZcopyInstruments
     /// </summary>
     private static List<Measurement<long>> Observe(Func<ZcopyStatistics, long> read)
     {
-        var byName = new Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)>(StringComparer.Ordinal);
-        foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+        var byName = new Dictionary<string, Sum>(StringComparer.Ordinal);
+        lock (AllocatorRegistry.SeriesLock)
         {
-            Add(byName, pair.Value.Name, pair.Value.Tags, read(pair.Key.GetStatistics()));
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+            {
+                if (!pair.Value.IsRetired)
+                {
+                    Add(byName, pair.Value.Series.Name, pair.Value.Series.Tags, read(pair.Key.GetStatistics()));
+                }
+            }
         }
 
         return Measurements(byName);
     }
 
+    /// <summary>
+    /// One measurement per allocator name of <paramref name="counter"/>: the live allocators' sum plus the
+    /// counts of the name's collected allocators, never below the name's last report (<see cref="NameSeries"/>).
+    /// </summary>
+    private static List<Measurement<long>> Observe(CumulativeCounter counter)
+    {
+        var bySeries = new Dictionary<NameSeries, long>();
+        lock (AllocatorRegistry.SeriesLock)
+        {
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+            {
+                if (!pair.Value.IsRetired)
+                {
+                    NameSeries series = pair.Value.Series;
+                    bySeries[series] = bySeries.GetValueOrDefault(series) + NameSeries.Read(pair.Key.GetStatistics(), counter);
+                }
+            }
+
+            var measurements = new List<Measurement<long>>(bySeries.Count);
+            foreach ((NameSeries series, long sum) in bySeries)
+            {
+                measurements.Add(new Measurement<long>(series.Report(counter, sum), series.Tags));
+            }
+
+            return measurements;
+        }
+    }
+
     /// <summary>Per allocator name, folio bytes plus pool runs; then the runs of <see cref="NativePages.Alloc(int)"/>.</summary>
     private static List<Measurement<long>> ObserveBytesMapped()
     {
-        var byName = new Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)>(StringComparer.Ordinal);
-        foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+        var byName = new Dictionary<string, Sum>(StringComparer.Ordinal);
+        lock (AllocatorRegistry.SeriesLock)
         {
-            Add(byName, pair.Value.Name, pair.Value.Tags, pair.Key.GetStatistics().BytesMapped + pair.Value.Runs.BytesMapped);
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+            {
+                if (!pair.Value.IsRetired)
+                {
+                    long bytes = pair.Key.GetStatistics().BytesMapped + pair.Value.Runs.BytesMapped;
+                    Add(byName, pair.Value.Series.Name, pair.Value.Series.Tags, bytes);
+                }
+            }
         }
 
         // An allocator named like the NativePages tag value shares its series, as two allocators of one name do.
@@ -77,22 +118,23 @@ internal static class ZcopyInstruments
     }
 
     /// <summary>Adds <paramref name="value"/> to the sum for <paramref name="name"/>.</summary>
-    private static void Add(Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)> byName, string name, KeyValuePair<string, object?>[] tags, long value)
+    private static void Add(Dictionary<string, Sum> byName, string name, KeyValuePair<string, object?>[] tags, long value)
     {
-        byName[name] = byName.TryGetValue(name, out (long Value, KeyValuePair<string, object?>[] Tags) sum)
-            ? (sum.Value + value, sum.Tags)
-            : (value, tags);
+        byName[name] = byName.TryGetValue(name, out Sum sum) ? sum with { Value = sum.Value + value } : new Sum(value, tags);
     }
 
     /// <summary>One measurement per name.</summary>
-    private static List<Measurement<long>> Measurements(Dictionary<string, (long Value, KeyValuePair<string, object?>[] Tags)> byName)
+    private static List<Measurement<long>> Measurements(Dictionary<string, Sum> byName)
     {
         var measurements = new List<Measurement<long>>(byName.Count);
-        foreach ((long value, KeyValuePair<string, object?>[] tags) in byName.Values)
+        foreach (Sum sum in byName.Values)
         {
-            measurements.Add(new Measurement<long>(value, tags));
+            measurements.Add(new Measurement<long>(sum.Value, sum.Tags));
         }
 
         return measurements;
     }
+
+    /// <summary>A name's sum so far, and the tags to report it with.</summary>
+    private readonly record struct Sum(long Value, KeyValuePair<string, object?>[] Tags);
 }

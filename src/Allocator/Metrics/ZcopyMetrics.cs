@@ -44,7 +44,9 @@ namespace NativeZcopy;
 /// </list>
 /// An allocator is reported while it is reachable; one that was collected with pieces still referenced
 /// drops out of the per-allocator figures. Allocators sharing a name (an allocator per shard, say) are one
-/// series: each measurement is their sum, so no exporter sees two measurements with the same tags.
+/// series: each measurement is their sum, so no exporter sees two measurements with the same tags. The
+/// counters of a name keep what an allocator of it counted when it is collected while others of the name
+/// live, so they never go back; when the last allocator of a name is collected, its series ends.
 /// </para>
 /// </remarks>
 public static class ZcopyMetrics

@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
 using Xunit;
@@ -137,6 +138,53 @@ public sealed class ZcopyMetricsTests
     }
 
     [Fact]
+    public void A_name_keeps_its_counts_when_one_of_its_allocators_is_collected()
+    {
+        string name = "collected-twin-" + Guid.NewGuid().ToString("N");
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        var options = new ZcopyAllocatorOptions { Name = name };
+        using var survivor = new ZcopyAllocator(options);
+        NativePages.Put(survivor.Alloc(100));
+        WeakReference collected = AllocateThreePiecesAndDrop(options);
+
+        Dictionary<string, MetricsRecorder.Recorded> before = Single(recorder.Collect(), name);
+        Assert.Equal(4, before[ZcopyMetrics.FragmentsAllocated].Value);
+        CollectUntilGone(collected);
+
+        // The collected allocator's pieces and folios stay in the counters, counted once while the table still
+        // lists it (its finalizer has run) and once it no longer does; the survivor's next piece adds to them.
+        for (int i = 0; i < 2; i++)
+        {
+            Dictionary<string, MetricsRecorder.Recorded> after = Single(recorder.Collect(), name);
+            Assert.Equal(4, after[ZcopyMetrics.FragmentsAllocated].Value);
+            Assert.Equal(before[ZcopyMetrics.FoliosMapped].Value, after[ZcopyMetrics.FoliosMapped].Value);
+            Assert.Equal(before[ZcopyMetrics.FoliosUnmapped].Value, after[ZcopyMetrics.FoliosUnmapped].Value);
+            GC.Collect();
+        }
+
+        NativePages.Put(survivor.Alloc(100));
+        Assert.Equal(5, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    [Fact]
+    public void A_name_whose_allocators_are_all_collected_starts_again_from_zero()
+    {
+        // Nothing is kept for a name once its last allocator is gone, so unnamed or per-request allocators do
+        // not pile up series; a later allocator of the name starts its counters as a new process would.
+        string name = "collected-all-" + Guid.NewGuid().ToString("N");
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        var options = new ZcopyAllocatorOptions { Name = name };
+        WeakReference collected = AllocateThreePiecesAndDrop(options);
+        Assert.Equal(3, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+        CollectUntilGone(collected);
+        Assert.DoesNotContain(recorder.Collect(), r => r.Allocator == name);
+
+        using var successor = new ZcopyAllocator(options);
+        NativePages.Put(successor.Alloc(100));
+        Assert.Equal(1, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    [Fact]
     public void Page_runs_of_NativePages_are_reported_under_their_own_tag()
     {
         using var recorder = new MetricsRecorder(meter => meter.Scope is null);
@@ -240,6 +288,34 @@ public sealed class ZcopyMetricsTests
         NativePages.Put(named.Alloc(64));
         using var recorder = new MetricsRecorder(meter => meter.Scope is null);
         Assert.Equal(1, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    /// <summary>
+    /// An allocator of <paramref name="options"/> that cut three pieces, gave them back and was disposed (which
+    /// takes back the thread slice that referenced it), with nothing else holding it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference AllocateThreePiecesAndDrop(ZcopyAllocatorOptions options)
+    {
+        var allocator = new ZcopyAllocator(options);
+        NativePages.PutBatch([allocator.Alloc(100), allocator.Alloc(100), allocator.Alloc(100)]);
+        allocator.Dispose();
+        return new WeakReference(allocator);
+    }
+
+    /// <summary>
+    /// Collects until <paramref name="allocator"/> is gone and its registration's finalizer has run. The
+    /// registry's table may still list it until the next collection: the finalizer's reference to it kept it.
+    /// </summary>
+    private static void CollectUntilGone(WeakReference allocator)
+    {
+        for (int i = 0; i < 10 && allocator.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(allocator.IsAlive, "the allocator was not collected");
     }
 
     /// <summary>The measurements of allocator <paramref name="name"/>, checking there is exactly one per instrument.</summary>
