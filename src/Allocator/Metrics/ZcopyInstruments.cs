@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
+using System.Runtime.ExceptionServices;
 
 namespace NativeZcopy.Metrics;
 
@@ -14,36 +15,65 @@ internal static class ZcopyInstruments
     private static readonly KeyValuePair<string, object?>[] s_nativePagesTags =
         [new KeyValuePair<string, object?>(ZcopyMetrics.AllocatorTag, ZcopyMetrics.NativePagesTagValue)];
 
-    /// <summary>Creates every instrument on <paramref name="meter"/>.</summary>
+    /// <summary>
+    /// Every instrument, as a call that creates it on a meter. Creating one publishes it to the listeners then
+    /// and there (<see cref="Publish"/>).
+    /// </summary>
+    private static readonly Action<Meter>[] s_instruments =
+    [
+        static meter => meter.CreateObservableUpDownCounter(
+            ZcopyMetrics.MemoryMapped, ObserveBytesMapped, "By",
+            "Bytes of native memory mapped now: an allocator's folios plus the page runs rented through its pools."),
+        static meter => meter.CreateObservableUpDownCounter(
+            ZcopyMetrics.FoliosLive, static () => Observe(static s => s.LiveFolios), "{folio}",
+            "Folios mapped now, held by an arena or by pieces still referenced."),
+        static meter => meter.CreateObservableUpDownCounter(
+            ZcopyMetrics.FoliosRetained, static () => Observe(static s => s.FoliosRetained), "{folio}",
+            "Folios with every piece back, kept mapped for reuse; part of the live folios."),
+        static meter => meter.CreateObservableCounter(
+            ZcopyMetrics.FoliosMapped, static () => Observe(CumulativeCounter.FoliosMapped), "{folio}",
+            "Folios ever mapped from the OS."),
+        static meter => meter.CreateObservableCounter(
+            ZcopyMetrics.FoliosUnmapped, static () => Observe(CumulativeCounter.FoliosUnmapped), "{folio}",
+            "Folios ever returned to the OS."),
+        static meter => meter.CreateObservableCounter(
+            ZcopyMetrics.FoliosReused, static () => Observe(CumulativeCounter.FoliosReused), "{folio}",
+            "Folios ever reissued in place because every piece of them was back."),
+        static meter => meter.CreateObservableCounter(
+            ZcopyMetrics.FragmentsAllocated, static () => Observe(CumulativeCounter.FragmentsAllocated), "{fragment}",
+            "Pieces ever handed out."),
+        static meter => meter.CreateObservableCounter(
+            ZcopyMetrics.FragmentsLeaked, static () => Observe(CumulativeCounter.FragmentsLeaked), "{fragment}",
+            "Tracked fragments reported as leaked: still outstanding past the allocator's LeakReportAge, or at its Dispose."),
+        static meter => meter.CreateObservableUpDownCounter(
+            ZcopyMetrics.FragmentsTracked, static () => Observe(static s => s.TrackedFragmentsOutstanding), "{fragment}",
+            "Tracked fragments still holding a reference now."),
+    ];
+
+    /// <summary>
+    /// Creates every instrument on <paramref name="meter"/>. A listener's <c>InstrumentPublished</c> runs
+    /// inside each creation, and one that throws would stop the rest: the meter would stay without them for
+    /// good, since it is never published again. So every instrument is created, and the first exception a
+    /// listener threw is thrown afterwards; the meter is complete whichever listener failed.
+    /// </summary>
     public static void Publish(Meter meter)
     {
-        meter.CreateObservableUpDownCounter(
-            ZcopyMetrics.MemoryMapped, ObserveBytesMapped, "By",
-            "Bytes of native memory mapped now: an allocator's folios plus the page runs rented through its pools.");
-        meter.CreateObservableUpDownCounter(
-            ZcopyMetrics.FoliosLive, static () => Observe(static s => s.LiveFolios), "{folio}",
-            "Folios mapped now, held by an arena or by pieces still referenced.");
-        meter.CreateObservableUpDownCounter(
-            ZcopyMetrics.FoliosRetained, static () => Observe(static s => s.FoliosRetained), "{folio}",
-            "Folios with every piece back, kept mapped for reuse; part of the live folios.");
-        meter.CreateObservableCounter(
-            ZcopyMetrics.FoliosMapped, static () => Observe(CumulativeCounter.FoliosMapped), "{folio}",
-            "Folios ever mapped from the OS.");
-        meter.CreateObservableCounter(
-            ZcopyMetrics.FoliosUnmapped, static () => Observe(CumulativeCounter.FoliosUnmapped), "{folio}",
-            "Folios ever returned to the OS.");
-        meter.CreateObservableCounter(
-            ZcopyMetrics.FoliosReused, static () => Observe(CumulativeCounter.FoliosReused), "{folio}",
-            "Folios ever reissued in place because every piece of them was back.");
-        meter.CreateObservableCounter(
-            ZcopyMetrics.FragmentsAllocated, static () => Observe(CumulativeCounter.FragmentsAllocated), "{fragment}",
-            "Pieces ever handed out.");
-        meter.CreateObservableCounter(
-            ZcopyMetrics.FragmentsLeaked, static () => Observe(CumulativeCounter.FragmentsLeaked), "{fragment}",
-            "Tracked fragments reported as leaked: still outstanding past the allocator's LeakReportAge, or at its Dispose.");
-        meter.CreateObservableUpDownCounter(
-            ZcopyMetrics.FragmentsTracked, static () => Observe(static s => s.TrackedFragmentsOutstanding), "{fragment}",
-            "Tracked fragments still holding a reference now.");
+        ExceptionDispatchInfo? failure = null;
+        foreach (Action<Meter> create in s_instruments)
+        {
+            try
+            {
+                create(meter);
+            }
+#pragma warning disable CA1031 // Not swallowed: the first is thrown once every instrument exists.
+            catch (Exception exception)
+#pragma warning restore CA1031
+            {
+                failure ??= ExceptionDispatchInfo.Capture(exception);
+            }
+        }
+
+        failure?.Throw();
     }
 
     /// <summary>

@@ -23,7 +23,9 @@ namespace NativeZcopy;
 /// from the library's first mapping on (the first folio or page run). An application with dependency injection passes its
 /// <see cref="IMeterFactory"/> to <see cref="CreateMeter"/> instead: the instruments then live on the
 /// factory's meter, and the static one is disposed so that a listener subscribing by name sees every
-/// measurement once.
+/// measurement once. Publishing calls each listener's <c>InstrumentPublished</c>; if one throws, every
+/// instrument is still published and its exception comes out of the call that published the meter
+/// (<see cref="CreateMeter"/>, or the allocation that made the first mapping, which gives that mapping back).
 /// </para>
 /// <para>
 /// <b>Instruments</b>, in the OpenTelemetry naming style of Kestrel's <c>aspnetcore.memory_pool.*</c>; every

@@ -235,6 +235,47 @@ public sealed class ZcopyMetricsTests
     }
 
     [Fact]
+    public void A_listener_that_throws_when_told_of_an_instrument_leaves_every_instrument_published()
+    {
+        var factory = new TestMeterFactory();
+        using var faulty = new MeterListener();
+        faulty.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter.Scope == factory && instrument.Name == ZcopyMetrics.FoliosLive)
+            {
+                throw new InvalidOperationException("faulty listener at " + instrument.Name);
+            }
+        };
+
+        try
+        {
+            faulty.Start();
+            InvalidOperationException thrown = Assert.Throws<InvalidOperationException>(() => ZcopyMetrics.CreateMeter(factory));
+            Assert.Equal("faulty listener at " + ZcopyMetrics.FoliosLive, thrown.Message);
+            faulty.Dispose();
+
+            // The instruments after the one the listener failed on exist too: a listener starting now is told of all.
+            Meter meter = ZcopyMetrics.CreateMeter(factory);
+            var published = new List<string>();
+            using var later = new MeterListener();
+            later.InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter == meter)
+                {
+                    published.Add(instrument.Name);
+                }
+            };
+            later.Start();
+            Assert.Equal(s_instruments.Order(StringComparer.Ordinal), published.Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            factory.Dispose();
+            ZcopyMetrics.RestoreStaticMeter();
+        }
+    }
+
+    [Fact]
     public void A_listener_that_allocates_while_the_static_meter_is_published_finds_one_static_meter()
     {
         // A listener's InstrumentPublished runs on the thread publishing; one that allocates from NativeZcopy
