@@ -50,28 +50,22 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// </summary>
     /// <exception cref="ArgumentException">The piece is empty, or its page was already released.</exception>
     public ZcopyMemoryOwner(BioVec piece)
-        : this(piece, validate: true)
     {
-    }
-
-    /// <summary>
-    /// Takes over the reference <paramref name="piece"/> holds, checking that the piece is live only when
-    /// <paramref name="validate"/> is set: the pool skips the check for a piece it has just allocated.
-    /// </summary>
-    internal ZcopyMemoryOwner(BioVec piece, bool validate)
-    {
-        if (validate)
+        if (!NativePages.IsCurrent(piece))
         {
-            if (!NativePages.IsCurrent(piece))
-            {
-                throw new ArgumentException(
-                    piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} belongs to a page that was already released.",
-                    nameof(piece));
-            }
+            throw new ArgumentException(
+                piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} belongs to a page that was already released.",
+                nameof(piece));
         }
 
         _piece = piece;
     }
+
+    /// <summary>
+    /// The owner of a fresh piece of <paramref name="pool"/>'s, of at least <paramref name="size"/> bytes, cut
+    /// here, after this object was allocated (see <see cref="ZcopyMemoryPool.CutFor"/>).
+    /// </summary>
+    internal ZcopyMemoryOwner(ZcopyMemoryPool pool, int size) => _piece = pool.CutFor(size);
 
     /// <summary>
     /// The piece this owner holds, for native gather lists (<see cref="BioVec.Address"/>). It shares the

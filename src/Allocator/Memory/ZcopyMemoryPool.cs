@@ -87,24 +87,22 @@ public sealed class ZcopyMemoryPool : MemoryPool<byte>
             minBufferSize = DefaultBufferSize;
         }
 
-        // Pieces must be at least one byte; a zero-byte rent gets the smallest piece.
-        int size = Math.Max(minBufferSize, 1);
-        BioVec piece = size <= _allocator.MaxFragmentSize
+        // Pieces must be at least one byte; a zero-byte rent gets the smallest piece. The owner cuts it
+        // itself (see CutFor).
+        return new ZcopyMemoryOwner(this, Math.Max(minBufferSize, 1));
+    }
+
+    /// <summary>
+    /// The piece for an owner of at least <paramref name="size"/> bytes: a piece of the allocator, or a page
+    /// run of its own above <see cref="ZcopyAllocator.MaxFragmentSize"/>. Called by the owner's constructor,
+    /// once the owner object exists, and nothing after it can fail: the piece's reference is the owner's from
+    /// the start. Cut before the owner was allocated, an out-of-memory for that object would leave a piece to
+    /// give back, on a path no test can reach.
+    /// </summary>
+    internal BioVec CutFor(int size) =>
+        size <= _allocator.MaxFragmentSize
             ? _allocator.Alloc(size)
             : NativePages.Alloc(RoundToPages(size), _runOwner);
-
-        // The owner takes over the piece's reference; allocating it is the one thing that can still fail
-        // (out of memory), and then the piece must not leak.
-        try
-        {
-            return new ZcopyMemoryOwner(piece, validate: false);
-        }
-        catch
-        {
-            NativePages.PutToleratingRefusedUnmap(piece); // the out-of-memory is the news, not a refused unmap
-            throw;
-        }
-    }
 
     /// <summary>Refuses further rents. Buffers already rented stay valid until their owners dispose them.</summary>
     protected override void Dispose(bool disposing) => Interlocked.Exchange(ref _disposed, 1);
