@@ -28,8 +28,10 @@ namespace NativeZcopy;
 /// it takes one more reference on the page (<see cref="NativePages.Get(in BioVec)"/>) and returns a
 /// <see cref="MemoryHandle"/> whose disposal drops exactly that reference. A pinned address therefore
 /// stays valid even if the owner is disposed first; the page is unmapped when the last of the owner and
-/// its handles lets go. Dispose each handle once (a copied <see cref="MemoryHandle"/> struct disposed twice
-/// drops two references, as with any <see cref="IPinnable"/>).
+/// its handles lets go. Dispose each handle once: a copied <see cref="MemoryHandle"/> struct disposed as well
+/// as the original throws <see cref="InvalidOperationException"/> when no other pin of the owner is
+/// outstanding, and otherwise drops that pin's reference (handles are structs and cannot be told apart),
+/// but never the owner's own.
 /// </para>
 /// <para>
 /// A leaked owner is not finalized: its page stays mapped until the process exits. A finalizer would put a
@@ -43,6 +45,14 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
 
     /// <summary>1 once disposed; set once with <see cref="Interlocked.Exchange(ref int, int)"/>.</summary>
     private int _disposed;
+
+    /// <summary>
+    /// References <see cref="Pin"/> took that no <see cref="Unpin"/> has dropped yet. Interlocked. Unpin
+    /// drops only these: an Unpin with none outstanding (a copied handle disposed as well as the original, or
+    /// a direct call) would otherwise drop the owner's own reference, and the owner's Dispose would then
+    /// release the page under another renter's piece of the same folio.
+    /// </summary>
+    private int _pins;
 
     /// <summary>
     /// Takes over the reference <paramref name="piece"/> holds: from now on the owner drops it, and the
@@ -136,6 +146,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
             ThrowDisposed();
         }
 
+        Interlocked.Increment(ref _pins);
         return new MemoryHandle((void*)(_piece.Address + elementIndex), default, this);
     }
 
@@ -148,7 +159,29 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// Never throws for an OS refusal to unmap the page (see <see cref="Dispose(bool)"/>): a handle's
     /// <see cref="MemoryHandle.Dispose"/> is a dispose.
     /// </remarks>
-    public override void Unpin() => NativePages.PutToleratingRefusedUnmap(_piece);
+    /// <exception cref="InvalidOperationException">No reference of a <see cref="Pin"/> is outstanding; nothing
+    /// was dropped.</exception>
+    public override void Unpin()
+    {
+        int pins = Volatile.Read(ref _pins);
+        while (true)
+        {
+            if (pins == 0)
+            {
+                throw new InvalidOperationException($"Unpin of {this} with no pin outstanding: a handle was disposed twice (a copy of it too), or Unpin was called without Pin.");
+            }
+
+            int seen = Interlocked.CompareExchange(ref _pins, pins - 1, pins);
+            if (seen == pins)
+            {
+                break;
+            }
+
+            pins = seen;
+        }
+
+        NativePages.PutToleratingRefusedUnmap(_piece);
+    }
 
     /// <summary>
     /// Drops the owner's reference, once: the first caller to flip <see cref="_disposed"/> does it, every

@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 using NativeZcopy.Native;
+using NativeZcopy.Tests.Support;
 using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.Memory;
@@ -216,6 +217,36 @@ public sealed class ZcopyMemoryOwnerTests
         Assert.Equal(1, allocator.GetStatistics().LiveFolios);
         pin.Dispose();
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public void An_unpin_with_no_pin_outstanding_is_refused_and_leaves_the_owners_reference_alone()
+    {
+        // Two pieces hold a folio and nothing else does (the arena moved on and gave its share back). A
+        // copy of a handle disposed as well as the original, or a direct Unpin, must not drop the owner's
+        // own reference: the owner's Dispose would then release the folio under the other renter's piece.
+        using var allocator = LastReferenceOfAFolio.NewAllocator(PageSource.Os);
+        BioVec mine = allocator.Alloc(LastReferenceOfAFolio.PieceLength);
+        BioVec theirs = allocator.Alloc(LastReferenceOfAFolio.PieceLength);
+        BioVec onTheNextFolio = allocator.Alloc(LastReferenceOfAFolio.PieceLength);
+        Assert.Equal(mine.Page, theirs.Page);
+        Assert.NotEqual(mine.Page, onTheNextFolio.Page);
+        allocator.Trim();
+        NativePages.Put(onTheNextFolio);
+        Assert.Equal(2, NativePages.RefCount(mine.Page));
+
+        var owner = new ZcopyMemoryOwner(mine);
+        MemoryHandle handle = owner.Memory.Pin();
+        MemoryHandle copy = handle;
+        handle.Dispose();
+        Assert.Throws<InvalidOperationException>(() => copy.Dispose());
+        Assert.Throws<InvalidOperationException>(() => ((IPinnable)owner).Unpin());
+        Assert.Equal(2, NativePages.RefCount(mine.Page));
+
+        ((IDisposable)owner).Dispose();
+        Assert.Equal(1, NativePages.RefCount(theirs.Page));
+        theirs.AsSpan().Fill(0x77); // still mapped, still theirs
+        NativePages.Put(theirs);
     }
 
     /// <summary>
