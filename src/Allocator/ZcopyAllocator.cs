@@ -6,6 +6,7 @@ using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
+using NativeZcopy.SideTable;
 using NativeZcopy.ThreadCache;
 
 namespace NativeZcopy;
@@ -87,6 +88,13 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>Maps, counts and unmaps this allocator's folios.</summary>
     private readonly FolioOwner _owner;
 
+    /// <summary>
+    /// Maps, counts and unmaps the page runs of <see cref="ZcopyMemoryPool"/>s over this allocator (buffers
+    /// above <see cref="MaxFragmentSize"/>), from the same page source as the folios; <see cref="Trim"/> and
+    /// <see cref="Dispose"/> retry the unmaps the OS refused it, as they do the folios'.
+    /// </summary>
+    private readonly PageRunOwner _poolRuns;
+
     /// <summary>The diagnostic mode (see <see cref="ZcopyAllocatorOptions.TrackFragments"/>); null when off.</summary>
     private readonly FragmentTracker? _tracker;
 
@@ -132,6 +140,9 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>This allocator's folio owner, for local caches.</summary>
     internal FolioOwner Owner => _owner;
+
+    /// <summary>The owner of the page runs rented through pools over this allocator.</summary>
+    internal PageRunOwner PoolRuns => _poolRuns;
 
     /// <summary>Creates an allocator with its own arenas and folios.</summary>
     /// <exception cref="ArgumentException">A folio size or alignment that is not a power of two, a folio
@@ -199,6 +210,8 @@ public sealed class ZcopyAllocator : IDisposable
             Tracker = _tracker,
             DefersReleases = threadCache,
         };
+
+        _poolRuns = new PageRunOwner(source);
 
         // Metrics: the registry reads this allocator's statistics when a listener collects (weakly held).
         Metrics.AllocatorRegistry.Register(this, options.Name);
@@ -533,7 +546,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// Gives back to the OS every folio kept for reuse and every arena's unused spare and parked folio (the
     /// arena's share on a parked folio that pieces still hold is given back, so their last Put unmaps it),
     /// takes back the thread slices of this allocator (and of dead threads) so that folios only they held are
-    /// unmapped, and retries any unmap the OS refused before. Folios in use are untouched. Returns how many
+    /// unmapped, and retries any unmap the OS refused before (of a folio, or of a page run rented through a
+    /// <see cref="ZcopyMemoryPool"/> over this allocator). Folios in use are untouched. Returns how many
     /// folios kept for reuse, spare or parked were unmapped.
     /// </summary>
     /// <exception cref="InvalidOperationException">A thread had deferred more releases on a folio than the folio
@@ -556,6 +570,7 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         _owner.RetryPendingUnmaps();
+        _poolRuns.RetryPendingUnmaps();
         int trimmed = 0;
         for (int i = 0; i < _arenas.Length; i++)
         {
@@ -618,7 +633,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// at once whatever thread makes it. Later allocations throw <see cref="ObjectDisposedException"/>.
     /// A tracking allocator reports every tracked fragment still outstanding through
     /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
-    /// the unmap retried, and calling Dispose again retries it once more. Does nothing on <see cref="Shared"/>.
+    /// the unmap retried, and calling Dispose again retries it once more (and so for the page runs of pools
+    /// over this allocator). Does nothing on <see cref="Shared"/>.
     /// </summary>
     public void Dispose()
     {
@@ -630,6 +646,7 @@ public sealed class ZcopyAllocator : IDisposable
         if (!_owner.MarkDisposed())
         {
             _owner.RetryPendingUnmaps(); // reliability hook: a further Dispose retries refused unmaps
+            _poolRuns.RetryPendingUnmaps();
             return;
         }
 
@@ -668,6 +685,7 @@ public sealed class ZcopyAllocator : IDisposable
         // allocator reports what is still outstanding (it frees none of it: those folios go at their last Put).
         _owner.TrimRetained();
         _owner.RetryPendingUnmaps();
+        _poolRuns.RetryPendingUnmaps();
         _tracker?.Dispose();
     }
 

@@ -52,7 +52,7 @@ public sealed class ZcopyMemoryPool : MemoryPool<byte>
     public ZcopyMemoryPool(ZcopyAllocator? allocator = null)
     {
         _allocator = allocator ?? ZcopyAllocator.Shared;
-        _runOwner = AllocatorRegistry.RunOwnerOf(_allocator);
+        _runOwner = _allocator.PoolRuns;
     }
 
     /// <summary>The allocator small buffers are broken off.</summary>

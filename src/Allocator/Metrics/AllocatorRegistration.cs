@@ -19,11 +19,10 @@ internal sealed class AllocatorRegistration
     private readonly ZcopyAllocator _allocator;
 
     /// <summary>Creates the registration of <paramref name="allocator"/>, a member of <paramref name="series"/> already.</summary>
-    public AllocatorRegistration(ZcopyAllocator allocator, NameSeries series, PageRunOwner runs)
+    public AllocatorRegistration(ZcopyAllocator allocator, NameSeries series)
     {
         _allocator = allocator;
         Series = series;
-        Runs = runs;
     }
 
     /// <summary>Retires the collected allocator's counts into its series.</summary>
@@ -51,5 +50,5 @@ internal sealed class AllocatorRegistration
     public NameSeries Series { get; }
 
     /// <summary>Owner of the page runs rented through <see cref="ZcopyMemoryPool"/>s over this allocator.</summary>
-    public PageRunOwner Runs { get; }
+    public PageRunOwner Runs => _allocator.PoolRuns;
 }

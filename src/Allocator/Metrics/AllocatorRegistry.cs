@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading;
-using NativeZcopy.Native;
 using NativeZcopy.SideTable;
 
 namespace NativeZcopy.Metrics;
@@ -48,9 +47,6 @@ internal static class AllocatorRegistry
             s_allocators.Add(allocator, NewRegistration(allocator, name));
         }
     }
-
-    /// <summary>The owner of page runs rented through pools over <paramref name="allocator"/>.</summary>
-    public static PageRunOwner RunOwnerOf(ZcopyAllocator allocator) => RegistrationOf(allocator).Runs;
 
     /// <summary>The registration of <paramref name="allocator"/> (every allocator registers in its constructor).</summary>
     public static AllocatorRegistration RegistrationOf(ZcopyAllocator allocator)
@@ -107,6 +103,6 @@ internal static class AllocatorRegistry
         }
 
         series.Join();
-        return new AllocatorRegistration(allocator, series, new PageRunOwner(PageSource.Os));
+        return new AllocatorRegistration(allocator, series);
     }
 }

@@ -55,7 +55,7 @@ public sealed class ZcopyMemoryPoolPipelinesTests
 
         // Every buffer went back: no page run of this pool is left, and once the arenas let go of their
         // current folios, no folio of this allocator is either.
-        Assert.Equal(0, AllocatorRegistry.RunOwnerOf(allocator).BytesMapped);
+        Assert.Equal(0, allocator.PoolRuns.BytesMapped);
         allocator.Dispose();
         ZcopyStatistics statistics = allocator.GetStatistics();
         Assert.Equal(0, statistics.LiveFolios);

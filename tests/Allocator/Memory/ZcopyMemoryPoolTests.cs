@@ -2,7 +2,7 @@ using System;
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using NativeZcopy.Metrics;
+using NativeZcopy.Tests.Support;
 using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.Memory;
@@ -54,11 +54,45 @@ public sealed class ZcopyMemoryPoolTests
         Assert.True(MemoryMarshal.TryGetMemoryManager<byte, ZcopyMemoryOwner>(owner.Memory, out ZcopyMemoryOwner? manager));
         Assert.Equal(0, manager!.Piece.Offset);
         Assert.Equal(0, allocator.GetStatistics().FragmentsAllocated);
-        Assert.Equal(pageRounded, AllocatorRegistry.RunOwnerOf(allocator).BytesMapped);
+        Assert.Equal(pageRounded, allocator.PoolRuns.BytesMapped);
         owner.Memory.Span.Fill(0x11);
 
         owner.Dispose();
-        Assert.Equal(0, AllocatorRegistry.RunOwnerOf(allocator).BytesMapped);
+        Assert.Equal(0, allocator.PoolRuns.BytesMapped);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_large_buffers_run_whose_unmap_was_refused_is_unmapped_by_the_allocators_Trim_or_Dispose(bool trim)
+    {
+        // The runs come from the allocator's page source, as its folios do, and its Trim and Dispose retry
+        // their refused unmaps as they retry the folios': nothing else would (the runs' owner retries only at
+        // its next map or unmap, and a server may rent no large buffer again).
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096, ThreadCache = false }, source, processors: 1);
+        using var pool = new ZcopyMemoryPool(allocator);
+        IMemoryOwner<byte> large = pool.Rent(allocator.MaxFragmentSize + 1);
+        long runBytes = large.Memory.Length;
+        Assert.Equal(runBytes, source.BytesMapped);
+
+        source.FailUnmaps = true;
+        large.Dispose(); // refused: the run stays mapped, on its owner's pending list
+        source.FailUnmaps = false;
+        Assert.Equal(runBytes, source.BytesMapped);
+
+        if (trim)
+        {
+            allocator.Trim();
+        }
+        else
+        {
+            allocator.Dispose();
+        }
+
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.PoolRuns.BytesMapped);
+        allocator.Dispose();
     }
 
     [Theory]
