@@ -183,9 +183,15 @@ internal static unsafe class LinuxSocketCalls
         return ErrorQueueRead.Other;
     }
 
-    /// <summary>The <see cref="SocketError"/> .NET itself reports for a Linux errno from a send.</summary>
+    /// <summary>
+    /// The <see cref="SocketError"/> .NET itself reports for a Linux errno from a send (the entries of its
+    /// SocketErrorPal.Unix table a stream send or SO_ZEROCOPY can meet), so a caller that tests SocketErrorCode
+    /// sees the same value from a gathering send as from Socket.SendAsync. One deviation: ENOMEM, which .NET
+    /// reports as SocketError.SocketError, is NoBufferSpaceAvailable here.
+    /// </summary>
     public static SocketError ToSocketError(int errno) => errno switch
     {
+        EPERM or EACCES => SocketError.AccessDenied,
         EAGAIN => SocketError.WouldBlock,
         EINTR => SocketError.Interrupted,
         EBADF => SocketError.OperationAborted,
@@ -199,10 +205,14 @@ internal static unsafe class LinuxSocketCalls
         EOPNOTSUPP => SocketError.OperationNotSupported,
         ENETDOWN => SocketError.NetworkDown,
         ENETUNREACH => SocketError.NetworkUnreachable,
+        ENETRESET => SocketError.NetworkReset,
         ECONNABORTED => SocketError.ConnectionAborted,
         ECONNRESET => SocketError.ConnectionReset,
         ENOTCONN => SocketError.NotConnected,
+        ESHUTDOWN => SocketError.Disconnecting,
         ETIMEDOUT => SocketError.TimedOut,
+        ECONNREFUSED => SocketError.ConnectionRefused,
+        EHOSTDOWN => SocketError.HostDown,
         EHOSTUNREACH => SocketError.HostUnreachable,
         _ => SocketError.SocketError,
     };

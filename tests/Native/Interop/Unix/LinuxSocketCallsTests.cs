@@ -151,6 +151,12 @@ public sealed class LinuxSocketCallsTests
     [InlineData(EPIPE, SocketError.Shutdown)]
     [InlineData(ENOTCONN, SocketError.NotConnected)]
     [InlineData(ENOBUFS, SocketError.NoBufferSpaceAvailable)]
+    [InlineData(EPERM, SocketError.AccessDenied)]
+    [InlineData(EACCES, SocketError.AccessDenied)]
+    [InlineData(ECONNREFUSED, SocketError.ConnectionRefused)]
+    [InlineData(EHOSTDOWN, SocketError.HostDown)]
+    [InlineData(ENETRESET, SocketError.NetworkReset)]
+    [InlineData(ESHUTDOWN, SocketError.Disconnecting)]
     [InlineData(99999, SocketError.SocketError)]
     public void Errno_maps_to_the_socket_error_dotnet_reports_and_the_exception_names_it(int errno, SocketError expected)
     {

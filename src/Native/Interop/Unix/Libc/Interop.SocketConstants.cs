@@ -50,6 +50,9 @@ internal static partial class Interop
         /// <summary>The kernel copied the bytes after all (e.g. loopback): SO_EE_CODE_ZEROCOPY_COPIED in linux/errqueue.h.</summary>
         internal const byte SO_EE_CODE_ZEROCOPY_COPIED = 1;
 
+        /// <summary>Operation not permitted (a security module or netfilter refused the send): EPERM in asm-generic/errno-base.h.</summary>
+        internal const int EPERM = 1;
+
         /// <summary>Interrupted system call: EINTR in asm-generic/errno-base.h.</summary>
         internal const int EINTR = 4;
 
@@ -61,6 +64,9 @@ internal static partial class Interop
 
         /// <summary>Out of memory: ENOMEM in asm-generic/errno-base.h.</summary>
         internal const int ENOMEM = 12;
+
+        /// <summary>Permission denied (a security module refused the send): EACCES in asm-generic/errno-base.h.</summary>
+        internal const int EACCES = 13;
 
         /// <summary>Bad address: EFAULT in asm-generic/errno-base.h.</summary>
         internal const int EFAULT = 14;
@@ -89,6 +95,9 @@ internal static partial class Interop
         /// <summary>Network unreachable: ENETUNREACH in asm-generic/errno.h.</summary>
         internal const int ENETUNREACH = 101;
 
+        /// <summary>Connection dropped by a network reset: ENETRESET in asm-generic/errno.h.</summary>
+        internal const int ENETRESET = 102;
+
         /// <summary>Connection aborted: ECONNABORTED in asm-generic/errno.h.</summary>
         internal const int ECONNABORTED = 103;
 
@@ -101,8 +110,17 @@ internal static partial class Interop
         /// <summary>Not connected: ENOTCONN in asm-generic/errno.h.</summary>
         internal const int ENOTCONN = 107;
 
+        /// <summary>Cannot send after the transport endpoint was shut down: ESHUTDOWN in asm-generic/errno.h.</summary>
+        internal const int ESHUTDOWN = 108;
+
         /// <summary>Connection timed out: ETIMEDOUT in asm-generic/errno.h.</summary>
         internal const int ETIMEDOUT = 110;
+
+        /// <summary>Connection refused (an ICMP port unreachable, kept as the socket's error): ECONNREFUSED in asm-generic/errno.h.</summary>
+        internal const int ECONNREFUSED = 111;
+
+        /// <summary>Host is down (an ICMP host unknown, kept as the socket's error): EHOSTDOWN in asm-generic/errno.h.</summary>
+        internal const int EHOSTDOWN = 112;
 
         /// <summary>Host unreachable: EHOSTUNREACH in asm-generic/errno.h.</summary>
         internal const int EHOSTUNREACH = 113;
