@@ -118,9 +118,12 @@ internal static unsafe class LinuxSocketCalls
         last = 0;
         copied = false;
 
-        // One completion per read: a cmsghdr and a sock_extended_err fit in 32 bytes; 128 leaves room for
-        // an offender address should a non-zero-copy error come through.
-        const int ControlSize = 128;
+        // One completion per read, but not alone when the application turned timestamps on for the socket:
+        // the kernel puts SCM_TIMESTAMPNS (32 bytes) and SCM_TIMESTAMPING (64) ahead of IP_RECVERR (48 with
+        // its offender address), 144 bytes on Linux 6.18, and cuts what does not fit. 256 leaves room for one
+        // more control message; at 128 the sock_extended_err still fitted by 16 bytes, so the next would
+        // have cost the completion, and with it the message's release until the socket closed.
+        const int ControlSize = 256;
         byte* control = stackalloc byte[ControlSize];
         MsgHdr header = default;
         header.Control = control;

@@ -220,6 +220,45 @@ public sealed class ZcopySocketExtensionsTests
     }
 
     [Fact]
+    public async Task ZeroCopy_completions_are_read_behind_the_timestamps_an_application_turned_on()
+    {
+        // With SO_TIMESTAMPNS and SO_TIMESTAMPING on, every error-queue entry carries two timestamp control
+        // messages ahead of the IP_RECVERR that holds the completion: the reader must walk past them, and its
+        // control buffer must hold all three.
+        const int SolSocket = 1, SoTimestampNs = 35, SoTimestamping = 37;
+        const int TimestampingSoftware = 0x10 | 0x2; // SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_TX_SOFTWARE
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 1 << 20);
+        pair.Sender.SetRawSocketOption(SolSocket, SoTimestampNs, BitConverter.GetBytes(1));
+        pair.Sender.SetRawSocketOption(SolSocket, SoTimestamping, BitConverter.GetBytes(TimestampingSoftware));
+
+        const int Messages = 16;
+        const int RunLength = 16 * 1024;
+        Task<byte[]> received = pair.ReadExactlyAsync(Messages * RunLength);
+        var runs = new List<BioVec>();
+        var expected = new MemoryStream();
+        for (int i = 0; i < Messages; i++)
+        {
+            BioVec run = NativePages.Alloc(RunLength);
+            run.AsSpan().Fill((byte)(i + 1));
+            expected.Write(run.AsSpan());
+            var message = new ZcopyMessage(allocator);
+            message.AddRef(run);
+            runs.Add(run);
+            await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        }
+
+        Assert.Equal(expected.ToArray(), await received);
+        await AssertNothingPendingAsync(pair.Sender);
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.True(statistics.ZeroCopySendCalls > 0, $"no call went zero-copy: {statistics}");
+        Assert.Equal(statistics.ZeroCopySendCalls, statistics.CompletedSendCalls);
+        Assert.Equal(0, statistics.AbandonedMessages);
+        AssertReleasedOnce(runs);
+        AssertNoLiveFolios(allocator);
+    }
+
+    [Fact]
     public async Task ZeroCopy_messages_still_pending_when_the_socket_is_closed_are_released()
     {
         var allocator = new ZcopyAllocator();
