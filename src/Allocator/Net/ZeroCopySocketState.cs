@@ -289,23 +289,29 @@ internal sealed class ZeroCopySocketState
             closed = IsSocketClosed();
         }
 
+        // Compacted in one pass, in order: completions come mostly oldest first, so removing each released
+        // send where it stood would shift the rest every time, quadratic in the messages pending.
+        int kept = 0;
         for (int i = 0; i < _pending.Count; i++)
         {
             PendingZeroCopySend send = _pending[i];
-            if (send.Closed && (closed || send.Completed >= send.Ids))
+            if (!send.Closed || (!closed && send.Completed < send.Ids))
             {
-                // Closed before the kernel reported every call: it may still be sending these bytes, and
-                // can no longer say when it is done. Released quarantined: never reused, only unmapped.
-                send.Abandoned = send.Completed < send.Ids;
-                _abandonedMessages += send.Abandoned ? 1 : 0;
-                released ??= ArrayPool<PendingZeroCopySend>.Shared.Rent(_pending.Count);
-                released[releasedCount++] = send;
-                _pending.RemoveAt(i--);
-                Interlocked.Increment(ref _releasing);
-                progress = true;
+                _pending[kept++] = send; // still sending, or the kernel has yet to report some of its calls
+                continue;
             }
+
+            // Closed before the kernel reported every call: it may still be sending these bytes, and
+            // can no longer say when it is done. Released quarantined: never reused, only unmapped.
+            send.Abandoned = send.Completed < send.Ids;
+            _abandonedMessages += send.Abandoned ? 1 : 0;
+            released ??= ArrayPool<PendingZeroCopySend>.Shared.Rent(_pending.Count);
+            released[releasedCount++] = send;
+            Interlocked.Increment(ref _releasing);
+            progress = true;
         }
 
+        _pending.RemoveRange(kept, _pending.Count - kept);
         return progress;
     }
 
