@@ -13,7 +13,10 @@ namespace NativeZcopy.Net;
 /// <param name="ZeroCopySendCalls">sendmsg calls made with MSG_ZEROCOPY; the kernel numbers each one.</param>
 /// <param name="CompletedSendCalls">Of those, how many the kernel has reported finished.</param>
 /// <param name="CopiedSendCalls">Of the finished ones, how many the kernel reported it copied after all
-/// (SO_EE_CODE_ZEROCOPY_COPIED): always, on loopback; on a real NIC, when the device cannot gather.</param>
+/// (SO_EE_CODE_ZEROCOPY_COPIED): always, on loopback; on a real NIC, when the device cannot gather. A hint,
+/// as the kernel's flag is: a notification it merged from several completions carries one flag for the
+/// whole range (the first completion's), so the count is right for a socket that always or never copies,
+/// and approximate for one that does both.</param>
 /// <param name="CompletionNotifications">Error-queue notifications read; the kernel merges consecutive
 /// completions into one range, so this is usually far below <paramref name="CompletedSendCalls"/>.</param>
 /// <param name="CopyingFallbackSends">ZeroCopy requests served by copying: every message sent on a socket
