@@ -12,9 +12,11 @@ namespace NativeZcopy.Native;
 /// </summary>
 /// <remarks>
 /// .NET leaves its Windows sockets in blocking mode unless the caller sets <c>Socket.Blocking = false</c>;
-/// a blocking socket's WSASend returns once Winsock has taken the bytes (it buffers them, so this rarely
-/// waits). On a non-blocking socket it fails with WSAEWOULDBLOCK, and the caller waits through .NET's own
-/// SendAsync, exactly as on Linux.
+/// a blocking socket's WSASend returns once Winsock has taken the bytes, and while the send buffer is full
+/// (a peer that does not read) it blocks the calling thread, which no cancellation token reaches. On a
+/// non-blocking socket it fails with WSAEWOULDBLOCK instead, and the caller waits through .NET's own
+/// SendAsync, exactly as on Linux: a server should set <c>Blocking = false</c> (the README says so). Not
+/// measured: these machines cannot run Windows.
 /// </remarks>
 [SupportedOSPlatform("windows")]
 internal static unsafe class WindowsSocketCalls
@@ -34,6 +36,16 @@ internal static unsafe class WindowsSocketCalls
         {
             BioVec piece = entries[i];
             int skip = i == 0 ? firstOffset : 0;
+
+            // WSASend reports the bytes sent in a DWORD: a call offers at most int.MaxValue bytes, so the count
+            // can neither wrap past 4 GiB nor overflow the nint the caller adds it to on 32-bit. A piece is at
+            // most int.MaxValue bytes, so the first always fits; the rest go in the next call.
+            if (i > 0 && requested + (piece.Length - skip) > int.MaxValue)
+            {
+                count = i;
+                break;
+            }
+
             buffers[i].Pointer = piece.Address + skip;
             buffers[i].Length = (uint)(piece.Length - skip);
             requested += piece.Length - skip;
