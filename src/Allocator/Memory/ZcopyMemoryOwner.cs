@@ -25,13 +25,13 @@ namespace NativeZcopy;
 /// </para>
 /// <para>
 /// <b>Pinning.</b> The memory is native and never moves, so <see cref="Pin"/> pins nothing on the GC heap:
-/// it takes one more reference on the page (<see cref="NativePages.Get(in BioVec)"/>) and returns a
-/// <see cref="MemoryHandle"/> whose disposal drops exactly that reference. A pinned address therefore
-/// stays valid even if the owner is disposed first; the page is unmapped when the last of the owner and
+/// it counts a pin on the owner and returns a <see cref="MemoryHandle"/> whose disposal takes it off, and
+/// the owner keeps its page reference until it is disposed and no pin is left. A pinned address therefore
+/// stays valid even if the owner is disposed first; the page is released when the last of the owner and
 /// its handles lets go. Dispose each handle once: a copied <see cref="MemoryHandle"/> struct disposed as well
 /// as the original throws <see cref="InvalidOperationException"/> when no other pin of the owner is
-/// outstanding, and otherwise drops that pin's reference (handles are structs and cannot be told apart),
-/// but never the owner's own.
+/// outstanding, and otherwise takes that pin off (handles are structs and cannot be told apart), but
+/// never releases the page while the owner is not disposed.
 /// </para>
 /// <para>
 /// A leaked owner is not finalized: its page stays mapped until the process exits. A finalizer would put a
@@ -43,16 +43,25 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// <summary>The piece whose one page reference this owner holds. Never changes.</summary>
     private readonly BioVec _piece;
 
-    /// <summary>1 once disposed; set once with <see cref="Interlocked.Exchange(ref int, int)"/>.</summary>
-    private int _disposed;
+    /// <summary>The bit of <see cref="_state"/> set once the owner is disposed.</summary>
+    private const int DisposedBit = 1 << 30;
+
+    /// <summary>The bits of <see cref="_state"/> below <see cref="DisposedBit"/>: the pins outstanding.</summary>
+    private const int PinMask = DisposedBit - 1;
 
     /// <summary>
-    /// References <see cref="Pin"/> took that no <see cref="Unpin"/> has dropped yet. Interlocked. Unpin
-    /// drops only these: an Unpin with none outstanding (a copied handle disposed as well as the original, or
-    /// a direct call) would otherwise drop the owner's own reference, and the owner's Dispose would then
-    /// release the page under another renter's piece of the same folio.
+    /// The owner's life in one word, changed only with Interlocked: <see cref="DisposedBit"/> once disposed,
+    /// and below it the pins outstanding (<see cref="Pin"/>s not yet unpinned). The owner's one page reference
+    /// is dropped by the change that leaves the word at exactly <see cref="DisposedBit"/>: the Dispose that
+    /// finds no pin, or the last Unpin after Dispose. No other change reaches that value (a Pin needs the bit
+    /// clear, an Unpin a pin outstanding), and once there the word never moves again, so the reference is
+    /// dropped once. The page reference stands for the pins too: one atomic operation on this owner's own
+    /// line per Pin and per Unpin, where a reference of each pin's own on the page cost two on the folio's
+    /// shared count (and an Unpin counted separately from it, two more; see docs/benchmarks.md, step 51).
+    /// An Unpin with no pin outstanding (a copied handle disposed as well as the original, or a direct call)
+    /// is refused: taking it would let the owner's Dispose release the page under another renter's piece.
     /// </summary>
-    private int _pins;
+    private int _state;
 
     /// <summary>
     /// Takes over the reference <paramref name="piece"/> holds: from now on the owner drops it, and the
@@ -96,7 +105,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     public int Length => _piece.Length;
 
     /// <summary>True once the owner has been disposed.</summary>
-    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+    public bool IsDisposed => (Volatile.Read(ref _state) & DisposedBit) != 0;
 
     /// <summary>The piece as <see cref="Memory{T}"/>, valid until the owner is disposed.</summary>
     /// <exception cref="ObjectDisposedException">The owner was disposed.</exception>
@@ -119,41 +128,52 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     }
 
     /// <summary>
-    /// The native address of byte <paramref name="elementIndex"/>, kept valid by a page reference of its own
-    /// until the returned handle is disposed. No GC pinning happens: the memory never moves.
+    /// The native address of byte <paramref name="elementIndex"/>, kept valid until the returned handle is
+    /// disposed: the owner's page reference stands until then, even past the owner's Dispose. No GC pinning
+    /// happens: the memory never moves.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="elementIndex"/> lies outside the piece.</exception>
     /// <exception cref="ObjectDisposedException">The owner was disposed.</exception>
+    /// <exception cref="InvalidOperationException">2^30 - 1 pins are outstanding already.</exception>
     public override unsafe MemoryHandle Pin(int elementIndex = 0)
     {
-        ThrowIfDisposed();
-
         // Index == Length is allowed: pinning an empty slice at the end of the memory is legal.
         if ((uint)elementIndex > (uint)_piece.Length)
         {
+            ThrowIfDisposed();
             throw new ArgumentOutOfRangeException(
                 nameof(elementIndex), elementIndex, $"The index must lie in 0..{_piece.Length}.");
         }
 
-        // The generation check inside Get refuses the piece if the owner was disposed by another thread
-        // and its page released since the check above: the handle never revives a released page.
-        try
+        // A pin counts only while the disposed bit is clear: the owner's reference then still stands, and
+        // the pin keeps it standing past a Dispose that comes after.
+        int state = Volatile.Read(ref _state);
+        while (true)
         {
-            NativePages.Get(_piece);
-        }
-        catch (InvalidOperationException) when (IsDisposed)
-        {
-            ThrowDisposed();
-        }
+            if ((state & DisposedBit) != 0)
+            {
+                ThrowDisposed();
+            }
 
-        Interlocked.Increment(ref _pins);
-        return new MemoryHandle((void*)(_piece.Address + elementIndex), default, this);
+            if ((state & PinMask) == PinMask)
+            {
+                throw new InvalidOperationException($"{this} has {PinMask} pins outstanding, the most it can count.");
+            }
+
+            int seen = Interlocked.CompareExchange(ref _state, state + 1, state);
+            if (seen == state)
+            {
+                return new MemoryHandle((void*)(_piece.Address + elementIndex), default, this);
+            }
+
+            state = seen;
+        }
     }
 
     /// <summary>
-    /// Drops the reference one <see cref="Pin"/> took. The owner is the handle's <see cref="IPinnable"/>,
-    /// and <see cref="_piece"/> never changes, so this releases a reference on exactly the page Pin
-    /// referenced, whether or not the owner was disposed in between.
+    /// Takes off a pin <see cref="Pin"/> counted; the last one after the owner's Dispose drops the owner's
+    /// page reference. The owner is the handle's <see cref="IPinnable"/>, and <see cref="_piece"/> never
+    /// changes, so this releases exactly the page Pin kept, whether or not the owner was disposed in between.
     /// </summary>
     /// <remarks>
     /// Never throws for an OS refusal to unmap the page (see <see cref="Dispose(bool)"/>): a handle's
@@ -163,33 +183,36 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// was dropped.</exception>
     public override void Unpin()
     {
-        int pins = Volatile.Read(ref _pins);
+        int state = Volatile.Read(ref _state);
         while (true)
         {
-            if (pins == 0)
+            if ((state & PinMask) == 0)
             {
                 throw new InvalidOperationException($"Unpin of {this} with no pin outstanding: a handle was disposed twice (a copy of it too), or Unpin was called without Pin.");
             }
 
-            int seen = Interlocked.CompareExchange(ref _pins, pins - 1, pins);
-            if (seen == pins)
+            int seen = Interlocked.CompareExchange(ref _state, state - 1, state);
+            if (seen == state)
             {
                 break;
             }
 
-            pins = seen;
+            state = seen;
         }
 
-        NativePages.PutToleratingRefusedUnmap(_piece);
+        if (state - 1 == DisposedBit)
+        {
+            NativePages.PutToleratingRefusedUnmap(_piece);
+        }
     }
 
     /// <summary>
-    /// Drops the owner's reference, once: the first caller to flip <see cref="_disposed"/> does it, every
-    /// other call (a second dispose, a racing thread) does nothing.
+    /// Marks the owner disposed, once, and drops its page reference if no pin is outstanding (else the last
+    /// Unpin drops it). Every other call (a second dispose, a racing thread) finds the bit set and does nothing.
     /// </summary>
     protected override void Dispose(bool disposing)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        if (Interlocked.Or(ref _state, DisposedBit) == 0)
         {
             NativePages.PutToleratingRefusedUnmap(_piece);
         }
@@ -201,7 +224,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        if ((Volatile.Read(ref _state) & DisposedBit) != 0)
         {
             ThrowDisposed();
         }

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
+using System.Threading.Tasks;
 using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
 using Xunit;
@@ -39,21 +40,26 @@ public sealed class ZcopyMemoryOwnerTests
     }
 
     [Fact]
-    public unsafe void Pin_returns_the_native_address_and_holds_a_page_ref_of_its_own()
+    public unsafe void Pin_returns_the_native_address_and_keeps_the_owners_page_ref_past_its_dispose()
     {
         using var allocator = NoThreadCache();
         BioVec piece = allocator.Alloc(64);
-        using var owner = new ZcopyMemoryOwner(piece);
+        var owner = new ZcopyMemoryOwner(piece);
 
         // The arena still holds its share of the folio, so its address cannot be reissued meanwhile.
         int before = NativePages.RefCount(piece.Page);
-        using (MemoryHandle handle = owner.Memory.Slice(10).Pin())
-        {
-            Assert.Equal(piece.Address + 10, (nint)handle.Pointer);
-            Assert.Equal(before + 1, NativePages.RefCount(piece.Page));
-        }
+        MemoryHandle first = owner.Memory.Slice(10).Pin();
+        MemoryHandle second = owner.Pin();
+        Assert.Equal(piece.Address + 10, (nint)first.Pointer);
+        Assert.Equal(before, NativePages.RefCount(piece.Page)); // a pin counts on the owner, not on the page
 
+        ((IDisposable)owner).Dispose();
+        Assert.Equal(before, NativePages.RefCount(piece.Page)); // the pins keep the owner's reference
+        first.Dispose();
         Assert.Equal(before, NativePages.RefCount(piece.Page));
+        second.Dispose(); // the last pin after the dispose drops it
+        Assert.Equal(before - 1, NativePages.RefCount(piece.Page));
+        Assert.Throws<ObjectDisposedException>(() => owner.Pin());
     }
 
     [Fact]
@@ -73,6 +79,56 @@ public sealed class ZcopyMemoryOwnerTests
 
         handle.Dispose();
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
+    public async Task Pins_racing_a_dispose_release_the_owners_reference_exactly_once()
+    {
+        using var allocator = NoThreadCache();
+        for (int round = 0; round < 600; round++)
+        {
+            BioVec piece = allocator.Alloc(64);
+            int before = NativePages.RefCount(piece.Page);
+            var owner = new ZcopyMemoryOwner(piece);
+            using var start = new Barrier(4);
+            var pinners = Enumerable.Range(0, 3).Select(_ => Task.Factory.StartNew(
+                () =>
+                {
+                    // Eight pins held at a time, so the Dispose mostly lands with pins outstanding on every
+                    // thread and their last Unpins race each other to drop the owner's reference.
+                    var handles = new MemoryHandle[8];
+                    start.SignalAndWait();
+                    for (bool disposed = false; !disposed;)
+                    {
+                        int held = 0;
+                        try
+                        {
+                            for (; held < handles.Length; held++)
+                            {
+                                handles[held] = owner.Pin();
+                            }
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            disposed = true; // every later Pin is refused too: unpin what is held, then stop
+                        }
+
+                        for (int k = 0; k < held; k++)
+                        {
+                            handles[k].Dispose();
+                        }
+                    }
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning, // a thread each: the barrier waits for all four
+                TaskScheduler.Default)).ToArray();
+
+            start.SignalAndWait();
+            Thread.SpinWait(round % 100 * 50); // the pinners run until the Dispose stops them
+            ((IDisposable)owner).Dispose();
+            await Task.WhenAll(pinners);
+            Assert.Equal(before - 1, NativePages.RefCount(piece.Page));
+        }
     }
 
     [Fact]
