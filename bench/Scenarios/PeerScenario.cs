@@ -17,6 +17,7 @@ public abstract class PeerScenario
 
     private ZcopyAllocator[] _zcopy = [];
     private ZcopyLocalCache? _cache;
+    private ZcopyMemoryPool? _pool;
     private IByteBufferAllocator? _dotNetty;
     private BumpPage? _page;
 
@@ -44,6 +45,7 @@ public abstract class PeerScenario
     {
         _zcopy = ZcopyVariant.CreateAll();
         _cache = _zcopy[0].CreateLocalCache();
+        _pool = new ZcopyMemoryPool(_zcopy[0]);
         _dotNetty = DotNettySystem.CreateAllocator();
         _page = new BumpPage();
     }
@@ -52,10 +54,14 @@ public abstract class PeerScenario
     public void Cleanup()
     {
         _cache?.Dispose();
+        _pool?.Dispose();
         ZcopyVariant.DisposeAll(_zcopy);
 
         _page?.Dispose();
     }
+
+    /// <summary>NativeZcopy as a MemoryPool, over the default variant's allocator.</summary>
+    private protected ZcopyMemoryPoolSystem Pool => new(_pool!);
 
     /// <summary>NativeZcopy through a local cache over the default variant's allocator.</summary>
     private protected ZcopyLocalCacheSystem LocalCache => new(_cache!);

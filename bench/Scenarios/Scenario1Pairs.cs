@@ -28,6 +28,9 @@ public class Scenario1Pairs : PeerScenario
     public void PinnedArray() => Workloads.Pairs<PinnedArraySystem, byte[]>(default, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
+    public void ZcopyMemoryPool() => Workloads.Pairs<ZcopyMemoryPoolSystem, System.Buffers.IMemoryOwner<byte>>(Pool, Size, Pieces);
+
+    [Benchmark(OperationsPerInvoke = Pieces)]
     public void MemoryPool() => Workloads.Pairs<MemoryPoolSystem, System.Buffers.IMemoryOwner<byte>>(default, Size, Pieces);
 
     [Benchmark(OperationsPerInvoke = Pieces)]

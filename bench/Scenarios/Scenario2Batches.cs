@@ -40,6 +40,9 @@ public class Scenario2Batches : PeerScenario
     public void PinnedArray() => Workloads.Batch(default(PinnedArraySystem), _arrays, Size);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
+    public void ZcopyMemoryPool() => Workloads.Batch(Pool, _owners, Size);
+
+    [Benchmark(OperationsPerInvoke = Pieces)]
     public void MemoryPool() => Workloads.Batch(default(MemoryPoolSystem), _owners, Size);
 
     [Benchmark(OperationsPerInvoke = Pieces)]
