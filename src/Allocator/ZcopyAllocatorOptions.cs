@@ -70,7 +70,7 @@ public sealed class ZcopyAllocatorOptions
     /// The value of the <c>nativezcopy.allocator</c> tag this allocator's metrics carry. When null, an
     /// allocator is named <c>allocator-N</c> in creation order (<see cref="ZcopyAllocator.Shared"/> is
     /// <c>shared</c>). Allocators given the same name are reported as one, their figures summed; the counters
-    /// keep a collected one's counts while another of the name lives.
+    /// keep the counts of the name's collected allocators for the life of the process.
     /// </summary>
     public string? Name { get; init; }
 

@@ -40,7 +40,7 @@ internal static unsafe class WindowsSocketCalls
             // WSASend reports the bytes sent in a DWORD: a call offers at most int.MaxValue bytes, so the count
             // can neither wrap past 4 GiB nor overflow the nint the caller adds it to on 32-bit. A piece is at
             // most int.MaxValue bytes, so the first always fits; the rest go in the next call.
-            if (i > 0 && requested + (piece.Length - skip) > int.MaxValue)
+            if (i > 0 && (long)requested + (piece.Length - skip) > int.MaxValue)
             {
                 count = i;
                 break;

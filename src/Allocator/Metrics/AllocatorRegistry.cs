@@ -41,32 +41,27 @@ internal static class AllocatorRegistry
     /// <summary>Registers a new allocator under <paramref name="name"/>, or <c>allocator-N</c> when null.</summary>
     public static void Register(ZcopyAllocator allocator, string? name)
     {
+        bool named = name is not null;
         name ??= "allocator-" + Interlocked.Increment(ref s_unnamed).ToString(CultureInfo.InvariantCulture);
         lock (SeriesLock)
         {
-            s_allocators.Add(allocator, NewRegistration(allocator, name));
+            if (!s_series.TryGetValue(name, out NameSeries? series))
+            {
+                series = new NameSeries(name, kept: named);
+                s_series.Add(name, series);
+            }
+
+            series.Join();
+            s_allocators.Add(allocator, new AllocatorRegistration(allocator, series));
         }
     }
 
-    /// <summary>The registration of <paramref name="allocator"/> (every allocator registers in its constructor).</summary>
-    public static AllocatorRegistration RegistrationOf(ZcopyAllocator allocator)
+    /// <summary>True while the series of <paramref name="name"/> is kept: for tests of when a series ends.</summary>
+    internal static bool HasSeries(string name)
     {
-        if (s_allocators.TryGetValue(allocator, out AllocatorRegistration? registration))
-        {
-            return registration;
-        }
-
-        // Not GetValue with a factory: a racing call could build a second registration and drop it, and the
-        // dropped one's finalizer would retire the counts of an allocator still reported live.
         lock (SeriesLock)
         {
-            if (!s_allocators.TryGetValue(allocator, out registration))
-            {
-                registration = NewRegistration(allocator, "allocator-unregistered");
-                s_allocators.Add(allocator, registration);
-            }
-
-            return registration;
+            return s_series.ContainsKey(name);
         }
     }
 
@@ -91,18 +86,5 @@ internal static class AllocatorRegistry
                 s_series.Remove(registration.Series.Name);
             }
         }
-    }
-
-    /// <summary>A registration of <paramref name="allocator"/>, joining the series of <paramref name="name"/>. Under <see cref="SeriesLock"/>.</summary>
-    private static AllocatorRegistration NewRegistration(ZcopyAllocator allocator, string name)
-    {
-        if (!s_series.TryGetValue(name, out NameSeries? series))
-        {
-            series = new NameSeries(name);
-            s_series.Add(name, series);
-        }
-
-        series.Join();
-        return new AllocatorRegistration(allocator, series);
     }
 }

@@ -15,9 +15,11 @@ namespace NativeZcopy.Metrics;
 /// finalizer) and added to the live allocators' sum. Between the collection, which drops the allocator from
 /// the registry, and its finalizer, which retires its counts, the sum still dips: each counter reports the
 /// highest value it reported before until the sum is back above it.
-/// The series lives while an allocator of its name is registered and not yet finalized; after the last one,
-/// the name's series ends, and a later allocator of the name starts it again from zero, as a process restart
-/// would. So a process that creates many short-lived, differently named allocators keeps nothing for them.
+/// A name the application gave (<see cref="ZcopyAllocatorOptions.Name"/>) keeps its series for the life of the
+/// process, so an allocator per connection or per request under one name counts on from its predecessors
+/// whenever the GC happens to collect them; what it keeps is a few longs per name. An automatic
+/// <c>allocator-N</c> name belongs to one allocator only, so its series ends with that allocator's finalizer:
+/// a process that creates many unnamed allocators keeps nothing for them.
 /// Every member is owned by <see cref="AllocatorRegistry"/>'s lock.
 /// </remarks>
 internal sealed class NameSeries
@@ -31,13 +33,17 @@ internal sealed class NameSeries
     /// <summary>The last value reported for each <see cref="CumulativeCounter"/>, the floor of the next report.</summary>
     private readonly long[] _reported = new long[CounterCount];
 
+    /// <summary>True for a name the application gave: the series outlives its allocators.</summary>
+    private readonly bool _kept;
+
     /// <summary>Registrations of this name not yet finalized.</summary>
     private int _members;
 
-    /// <summary>Creates the series of <paramref name="name"/>, with no member yet.</summary>
-    public NameSeries(string name)
+    /// <summary>Creates the series of <paramref name="name"/>, with no member yet; <paramref name="kept"/> for a name the application gave.</summary>
+    public NameSeries(string name, bool kept)
     {
         Name = name;
+        _kept = kept;
         Tags = [new KeyValuePair<string, object?>(ZcopyMetrics.AllocatorTag, name)];
     }
 
@@ -63,7 +69,7 @@ internal sealed class NameSeries
 
     /// <summary>
     /// An allocator of this name was collected; <paramref name="final"/> holds its last statistics, or null
-    /// when they could not be read. True when no member is left and the series ends.
+    /// when they could not be read. True when no member is left and the series ends (never for a kept name).
     /// </summary>
     public bool Leave(ZcopyStatistics? final)
     {
@@ -75,7 +81,7 @@ internal sealed class NameSeries
             }
         }
 
-        return --_members == 0;
+        return --_members == 0 && !_kept;
     }
 
     /// <summary>

@@ -47,8 +47,8 @@ namespace NativeZcopy;
 /// An allocator is reported while it is reachable; one that was collected with pieces still referenced
 /// drops out of the per-allocator figures. Allocators sharing a name (an allocator per shard, say) are one
 /// series: each measurement is their sum, so no exporter sees two measurements with the same tags. The
-/// counters of a name keep what an allocator of it counted when it is collected while others of the name
-/// live, so they never go back; when the last allocator of a name is collected, its series ends.
+/// counters of a name keep what its collected allocators counted, so they never go back, and a later
+/// allocator of the name counts on from them; the series of an unnamed allocator ends with it.
 /// </para>
 /// </remarks>
 public static class ZcopyMetrics

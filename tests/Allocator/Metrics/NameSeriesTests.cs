@@ -12,7 +12,7 @@ public sealed class NameSeriesTests
     [Fact]
     public void A_counter_never_reports_below_its_last_report()
     {
-        var series = new NameSeries("dip");
+        var series = new NameSeries("dip", kept: false);
         series.Join();
         series.Join();
         Assert.Equal(10, series.Report(CumulativeCounter.FragmentsAllocated, 10));
@@ -25,5 +25,13 @@ public sealed class NameSeriesTests
         Assert.Equal(11, series.Report(CumulativeCounter.FragmentsAllocated, 4));
         Assert.Equal(3, series.Report(CumulativeCounter.FoliosMapped, 1));
         Assert.True(series.Leave(null), "the last member leaving must end the series");
+    }
+
+    [Fact]
+    public void A_name_the_application_gave_keeps_its_series_with_no_member_left()
+    {
+        var series = new NameSeries("shard", kept: true);
+        series.Join();
+        Assert.False(series.Leave(null), "a kept series ended with its last member");
     }
 }

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using NativeZcopy.Metrics;
 using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
 using Xunit;
@@ -167,21 +168,35 @@ public sealed class ZcopyMetricsTests
     }
 
     [Fact]
-    public void A_name_whose_allocators_are_all_collected_starts_again_from_zero()
+    public void A_name_whose_allocators_are_all_collected_counts_on_with_its_next_allocator()
     {
-        // Nothing is kept for a name once its last allocator is gone, so unnamed or per-request allocators do
-        // not pile up series; a later allocator of the name starts its counters as a new process would.
+        // An allocator per connection under one name: whether the GC collected the previous ones before the
+        // next is created must not reset the name's counters.
         string name = "collected-all-" + Guid.NewGuid().ToString("N");
         using var recorder = new MetricsRecorder(meter => meter.Scope is null);
         var options = new ZcopyAllocatorOptions { Name = name };
         WeakReference collected = AllocateThreePiecesAndDrop(options);
         Assert.Equal(3, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
         CollectUntilGone(collected);
-        Assert.DoesNotContain(recorder.Collect(), r => r.Allocator == name);
+        GC.Collect();
+        Assert.DoesNotContain(recorder.Collect(), r => r.Allocator == name); // nothing to report for a while
 
         using var successor = new ZcopyAllocator(options);
         NativePages.Put(successor.Alloc(100));
-        Assert.Equal(1, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+        Assert.Equal(4, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
+    }
+
+    [Fact]
+    public void An_unnamed_allocators_series_ends_with_it()
+    {
+        // allocator-N names one allocator only: nothing is kept for it once it is collected, so a process
+        // creating many unnamed allocators keeps nothing for them.
+        WeakReference collected = AllocateThreePiecesAndDrop(new ZcopyAllocatorOptions());
+        string name = AllocatorNameOf(collected);
+        Assert.StartsWith("allocator-", name, StringComparison.Ordinal);
+        Assert.True(AllocatorRegistry.HasSeries(name));
+        CollectUntilGone(collected);
+        Assert.False(AllocatorRegistry.HasSeries(name), $"{name}'s series outlived its allocator");
     }
 
     [Fact]
@@ -342,6 +357,17 @@ public sealed class ZcopyMetricsTests
         NativePages.PutBatch([allocator.Alloc(100), allocator.Alloc(100), allocator.Alloc(100)]);
         allocator.Dispose();
         return new WeakReference(allocator);
+    }
+
+    /// <summary>The metrics name of the allocator <paramref name="allocator"/> refers to, read without keeping it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string AllocatorNameOf(WeakReference allocator)
+    {
+        var target = (ZcopyAllocator)allocator.Target!;
+        lock (AllocatorRegistry.SeriesLock)
+        {
+            return AllocatorRegistry.Live.Single(pair => ReferenceEquals(pair.Key, target)).Value.Series.Name;
+        }
     }
 
     /// <summary>

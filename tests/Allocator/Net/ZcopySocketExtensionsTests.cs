@@ -225,7 +225,7 @@ public sealed class ZcopySocketExtensionsTests
         // With SO_TIMESTAMPNS and SO_TIMESTAMPING on, every error-queue entry carries two timestamp control
         // messages ahead of the IP_RECVERR that holds the completion: the reader must walk past them, and its
         // control buffer must hold all three.
-        const int SolSocket = 1, SoTimestampNs = 35, SoTimestamping = 37;
+        const int SolSocket = 1, SoTimestampNs = 35, SoTimestamping = 37; // asm-generic values: x86-64 and arm64
         const int TimestampingSoftware = 0x10 | 0x2; // SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_TX_SOFTWARE
         var allocator = new ZcopyAllocator();
         using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 1 << 20);
