@@ -66,11 +66,23 @@ internal static class AllocatorRegistry
     }
 
     /// <summary>
-    /// The allocators registered and not yet collected, with their registrations; those marked
-    /// <see cref="AllocatorRegistration.IsRetired"/> are counted in their series already. Enumerate under
-    /// <see cref="SeriesLock"/>.
+    /// The allocators a collection reads, with their registrations: registered, not yet collected, and not
+    /// retired (a retired one's counts are in its series already, though the table may still list it).
+    /// Enumerate under <see cref="SeriesLock"/>.
     /// </summary>
-    public static IEnumerable<KeyValuePair<ZcopyAllocator, AllocatorRegistration>> Live => s_allocators;
+    public static IEnumerable<KeyValuePair<ZcopyAllocator, AllocatorRegistration>> Reported
+    {
+        get
+        {
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in s_allocators)
+            {
+                if (!pair.Value.IsRetired)
+                {
+                    yield return pair;
+                }
+            }
+        }
+    }
 
     /// <summary>
     /// A collected allocator's <paramref name="registration"/> leaves its series with <paramref name="final"/>,

@@ -86,12 +86,9 @@ internal static class ZcopyInstruments
         var byName = new Dictionary<string, Sum>(StringComparer.Ordinal);
         lock (AllocatorRegistry.SeriesLock)
         {
-            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Reported)
             {
-                if (!pair.Value.IsRetired)
-                {
-                    Add(byName, pair.Value.Series.Name, pair.Value.Series.Tags, read(pair.Key.GetStatistics()));
-                }
+                Add(byName, pair.Value.Series.Name, pair.Value.Series.Tags, read(pair.Key.GetStatistics()));
             }
         }
 
@@ -107,13 +104,10 @@ internal static class ZcopyInstruments
         var bySeries = new Dictionary<NameSeries, long>();
         lock (AllocatorRegistry.SeriesLock)
         {
-            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Reported)
             {
-                if (!pair.Value.IsRetired)
-                {
-                    NameSeries series = pair.Value.Series;
-                    bySeries[series] = bySeries.GetValueOrDefault(series) + NameSeries.Read(pair.Key.GetStatistics(), counter);
-                }
+                NameSeries series = pair.Value.Series;
+                bySeries[series] = bySeries.GetValueOrDefault(series) + NameSeries.Read(pair.Key.GetStatistics(), counter);
             }
 
             var measurements = new List<Measurement<long>>(bySeries.Count);
@@ -132,13 +126,10 @@ internal static class ZcopyInstruments
         var byName = new Dictionary<string, Sum>(StringComparer.Ordinal);
         lock (AllocatorRegistry.SeriesLock)
         {
-            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Live)
+            foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Reported)
             {
-                if (!pair.Value.IsRetired)
-                {
-                    long bytes = pair.Key.GetStatistics().BytesMapped + pair.Value.Runs.BytesMapped;
-                    Add(byName, pair.Value.Series.Name, pair.Value.Series.Tags, bytes);
-                }
+                long bytes = pair.Key.GetStatistics().BytesMapped + pair.Value.Runs.BytesMapped;
+                Add(byName, pair.Value.Series.Name, pair.Value.Series.Tags, bytes);
             }
         }
 

@@ -366,7 +366,7 @@ public sealed class ZcopyMetricsTests
         var target = (ZcopyAllocator)allocator.Target!;
         lock (AllocatorRegistry.SeriesLock)
         {
-            return AllocatorRegistry.Live.Single(pair => ReferenceEquals(pair.Key, target)).Value.Series.Name;
+            return AllocatorRegistry.Reported.Single(pair => ReferenceEquals(pair.Key, target)).Value.Series.Name;
         }
     }
 
