@@ -27,6 +27,12 @@ internal static unsafe class LinuxSocketCalls
         /// <summary>Something else was read (an ICMP error, say) and skipped.</summary>
         Other,
 
+        /// <summary>
+        /// An entry whose control data the kernel cut short (MSG_CTRUNC) with no completion left in what
+        /// fitted: if it was a completion, it is lost.
+        /// </summary>
+        Truncated,
+
         /// <summary>recvmsg failed with another error.</summary>
         Failed,
     }
@@ -155,8 +161,22 @@ internal static unsafe class LinuxSocketCalls
             return errno == EAGAIN ? ErrorQueueRead.Empty : ErrorQueueRead.Failed;
         }
 
+        return ParseErrorQueueEntry(control, header.ControlLength, header.Flags, out first, out last, out copied);
+    }
+
+    /// <summary>
+    /// Reads the control data of one error-queue entry, <paramref name="used"/> bytes at
+    /// <paramref name="control"/> with recvmsg's <paramref name="flags"/>: a zero-copy completion's range, or
+    /// <see cref="ErrorQueueRead.Truncated"/> when the kernel cut the control data short (MSG_CTRUNC) and no
+    /// completion is in what fitted, else <see cref="ErrorQueueRead.Other"/>.
+    /// </summary>
+    internal static ErrorQueueRead ParseErrorQueueEntry(byte* control, nuint used, int flags, out uint first, out uint last, out bool copied)
+    {
+        first = 0;
+        last = 0;
+        copied = false;
+
         // Walk the control messages as CMSG_FIRSTHDR/CMSG_NXTHDR do: each starts at an 8-byte boundary.
-        nuint used = header.ControlLength;
         nuint offset = 0;
         while (offset + (nuint)sizeof(CMsgHdr) <= used)
         {
@@ -183,7 +203,7 @@ internal static unsafe class LinuxSocketCalls
             offset += (message->Length + 7) & ~(nuint)7;
         }
 
-        return ErrorQueueRead.Other;
+        return (flags & MSG_CTRUNC) != 0 ? ErrorQueueRead.Truncated : ErrorQueueRead.Other;
     }
 
     /// <summary>

@@ -29,6 +29,11 @@ namespace NativeZcopy.Net;
 /// piece can rewrite bytes the kernel may still be sending. Memory the caller still holds a reference on
 /// stays mapped and must not be rewritten. Wait for <paramref name="PendingMessages"/> to reach 0 before
 /// closing a socket to keep this at 0.</param>
+/// <param name="TruncatedErrorQueueEntries">Error-queue entries whose control data the kernel cut short
+/// (MSG_CTRUNC) with no zero-copy completion in what fitted. If one was a completion, its messages stay
+/// pending until the socket closes and are then abandoned. Should stay 0: the reader's buffer holds 256
+/// bytes, room for a completion behind both timestamp control messages; a socket with more ancillary options
+/// turned on could need more.</param>
 public readonly record struct ZcopySocketStatistics(
     SocketError ZeroCopyUnavailable,
     long ZeroCopySendCalls,
@@ -37,4 +42,5 @@ public readonly record struct ZcopySocketStatistics(
     long CompletionNotifications,
     long CopyingFallbackSends,
     int PendingMessages,
-    long AbandonedMessages);
+    long AbandonedMessages,
+    long TruncatedErrorQueueEntries);

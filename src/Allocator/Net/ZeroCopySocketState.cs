@@ -106,6 +106,7 @@ internal sealed class ZeroCopySocketState
     private long _notifications;
     private long _fallbackSends;
     private long _abandonedMessages;
+    private long _truncatedEntries;
 
     private ZeroCopySocketState(Socket socket)
     {
@@ -226,7 +227,7 @@ internal sealed class ZeroCopySocketState
         {
             return new ZcopySocketStatistics(
                 _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends,
-                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages);
+                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages, _truncatedEntries);
         }
     }
 
@@ -263,6 +264,12 @@ internal sealed class ZeroCopySocketState
 
                 if (read == LinuxSocketCalls.ErrorQueueRead.Other)
                 {
+                    continue;
+                }
+
+                if (read == LinuxSocketCalls.ErrorQueueRead.Truncated)
+                {
+                    _truncatedEntries++; // said in the statistics: nothing else can tell why messages stay pending
                     continue;
                 }
 

@@ -254,6 +254,7 @@ public sealed class ZcopySocketExtensionsTests
         Assert.True(statistics.ZeroCopySendCalls > 0, $"no call went zero-copy: {statistics}");
         Assert.Equal(statistics.ZeroCopySendCalls, statistics.CompletedSendCalls);
         Assert.Equal(0, statistics.AbandonedMessages);
+        Assert.Equal(0, statistics.TruncatedErrorQueueEntries);
         AssertReleasedOnce(runs);
         AssertNoLiveFolios(allocator);
     }
@@ -602,7 +603,8 @@ public sealed class ZcopySocketExtensionsTests
             await Task.Delay(5);
         }
 
-        Assert.Equal(0, socket.GetZcopyStatistics().PendingMessages);
+        ZcopySocketStatistics statistics = socket.GetZcopyStatistics();
+        Assert.True(statistics.PendingMessages == 0, $"messages still pending after {s_completionTimeout}: {statistics}");
     }
 
     /// <summary>

@@ -87,6 +87,47 @@ public sealed class LinuxSocketCallsTests
     }
 
     [Fact]
+    public unsafe void An_error_queue_entry_is_a_completion_behind_other_control_data_or_truncated_or_other()
+    {
+        // Control data laid out as recvmsg leaves it: SCM_TIMESTAMPNS (16 + 16), SCM_TIMESTAMPING (16 + 48),
+        // then IP_RECVERR with a zero-copy completion of calls 7..9 that the kernel copied.
+        const int SoTimestampNs = 35, SoTimestamping = 37; // asm-generic values: x86-64 and arm64
+        byte* control = stackalloc byte[256];
+        new Span<byte>(control, 256).Clear();
+        nuint offset = Put(control, 0, SOL_SOCKET, SoTimestampNs, 16);
+        offset = Put(control, offset, SOL_SOCKET, SoTimestamping, 48);
+        nuint errorAt = offset;
+        offset = Put(control, offset, SOL_IP, IP_RECVERR, sizeof(SockExtendedErr) + 16);
+        var error = (SockExtendedErr*)(control + errorAt + (nuint)sizeof(CMsgHdr));
+        error->Origin = SO_EE_ORIGIN_ZEROCOPY;
+        error->Code = SO_EE_CODE_ZEROCOPY_COPIED;
+        error->Info = 7;
+        error->Data = 9;
+
+        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Completion, LinuxSocketCalls.ParseErrorQueueEntry(control, offset, 0, out uint first, out uint last, out bool copied));
+        Assert.Equal((7u, 9u, true), (first, last, copied));
+
+        // Cut short by the kernel (MSG_CTRUNC): no room left for the IP_RECVERR header at all, or for all of
+        // its sock_extended_err. The completion is lost, and the reader must say so, not "other".
+        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Truncated, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt, MSG_CTRUNC, out _, out _, out _));
+        ((CMsgHdr*)(control + errorAt))->Length = (nuint)sizeof(CMsgHdr) + 8;
+        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Truncated, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt + (nuint)sizeof(CMsgHdr) + 8, MSG_CTRUNC, out _, out _, out _));
+
+        // The same bytes whole, with no completion among them: another kind of entry, skipped.
+        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Other, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt, 0, out _, out _, out _));
+
+        // A control message header at offset, with dataLength bytes after it; returns the next header's offset.
+        static nuint Put(byte* control, nuint offset, int level, int type, int dataLength)
+        {
+            var header = (CMsgHdr*)(control + offset);
+            header->Length = (nuint)(sizeof(CMsgHdr) + dataLength);
+            header->Level = level;
+            header->Type = type;
+            return offset + ((header->Length + 7) & ~(nuint)7);
+        }
+    }
+
+    [Fact]
     public async Task A_zero_copy_send_is_numbered_and_its_completion_read_from_the_error_queue()
     {
         using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
