@@ -55,9 +55,9 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// is dropped by the change that leaves the word at exactly <see cref="DisposedBit"/>: the Dispose that
     /// finds no pin, or the last Unpin after Dispose. No other change reaches that value (a Pin needs the bit
     /// clear, an Unpin a pin outstanding), and once there the word never moves again, so the reference is
-    /// dropped once. The page reference stands for the pins too: one atomic operation on this owner's own
-    /// line per Pin and per Unpin, where a reference of each pin's own on the page cost two on the folio's
-    /// shared count (and an Unpin counted separately from it, two more; see docs/benchmarks.md, step 51).
+    /// dropped once. The page reference stands for the pins too, so a Pin and an Unpin cost one atomic
+    /// operation each, on the owner's own cache line; a page reference per pin cost one each on the folio's
+    /// shared count, and counting pins beside it one more (docs/benchmarks.md, step 51).
     /// An Unpin with no pin outstanding (a copied handle disposed as well as the original, or a direct call)
     /// is refused: taking it would let the owner's Dispose release the page under another renter's piece.
     /// </summary>
