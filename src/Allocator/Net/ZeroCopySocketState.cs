@@ -284,11 +284,7 @@ internal sealed class ZeroCopySocketState
                 _completedCalls += numbers;
                 _copiedCalls += copied ? numbers : 0;
                 progress = true;
-                Span<PendingZeroCopySend> pending = CollectionsMarshal.AsSpan(_pending);
-                for (int i = 0; i < pending.Length; i++)
-                {
-                    pending[i].Completed += pending[i].Overlap(first, last);
-                }
+                Credit(CollectionsMarshal.AsSpan(_pending), first, last);
             }
         }
         else
@@ -320,6 +316,82 @@ internal sealed class ZeroCopySocketState
 
         _pending.RemoveRange(kept, _pending.Count - kept);
         return progress;
+    }
+
+    /// <summary>
+    /// Credits the completed numbers <paramref name="first"/>..<paramref name="last"/> (inclusive, mod 2^32)
+    /// to the messages of <paramref name="pending"/> that own them, visiting only those messages.
+    /// </summary>
+    /// <remarks>
+    /// Why a search is safe: the messages' number runs are disjoint and in increasing order from the oldest
+    /// message's first number. Each message starts at the kernel's next number when it opens, only the open
+    /// (last) message takes numbers, and a drain removes messages without reordering the rest; so, as offsets
+    /// from <c>pending[0].FirstId</c>, every run ends (exclusive) at or before the next one starts. Fewer than
+    /// 2^32 numbers are ever outstanding, so those offsets do not wrap. A completion range, also taken as
+    /// offsets, is one interval, or two when it wraps past the oldest first number; the messages an interval
+    /// meets are consecutive, the first found by a binary search on the runs' ends, so a notification costs
+    /// O(log pending) plus the messages it credits, where walking every message cost O(pending) each.
+    /// </remarks>
+    internal static void Credit(Span<PendingZeroCopySend> pending, uint first, uint last)
+    {
+        if (pending.IsEmpty)
+        {
+            return;
+        }
+
+        uint origin = pending[0].FirstId;
+        uint low = first - origin;
+        uint high = last - origin;
+        if (low <= high)
+        {
+            CreditFrom(pending, FirstEndingAfter(pending, low), high, first, last);
+            return;
+        }
+
+        // The range wraps past the oldest message's first number: offsets [0, high] and [low, 2^32). The
+        // messages the two meet are a prefix and a suffix of the list; each is credited once, with its whole share.
+        int next = CreditFrom(pending, 0, high, first, last);
+        CreditFrom(pending, Math.Max(next, FirstEndingAfter(pending, low)), uint.MaxValue, first, last);
+    }
+
+    /// <summary>The index of the first message whose run ends past the offset <paramref name="low"/>.</summary>
+    private static int FirstEndingAfter(ReadOnlySpan<PendingZeroCopySend> pending, uint low)
+    {
+        // Runs' ends increase with the index (see Credit).
+        uint origin = pending[0].FirstId;
+        int lo = 0;
+        int hi = pending.Length;
+        while (lo < hi)
+        {
+            int mid = (int)((uint)(lo + hi) >> 1);
+            ulong end = (ulong)(pending[mid].FirstId - origin) + pending[mid].Ids;
+            if (end > low)
+            {
+                hi = mid;
+            }
+            else
+            {
+                lo = mid + 1;
+            }
+        }
+
+        return lo;
+    }
+
+    /// <summary>
+    /// Credits the messages from <paramref name="index"/> on whose runs start at or before the offset
+    /// <paramref name="high"/> with their share of <paramref name="first"/>..<paramref name="last"/>; returns
+    /// the index after the last one.
+    /// </summary>
+    private static int CreditFrom(Span<PendingZeroCopySend> pending, int index, uint high, uint first, uint last)
+    {
+        uint origin = pending[0].FirstId;
+        for (; index < pending.Length && pending[index].FirstId - origin <= high; index++)
+        {
+            pending[index].Completed += pending[index].Overlap(first, last);
+        }
+
+        return index;
     }
 
     /// <summary>True once the socket's handle is closed; never throws, since it runs on the timer too.</summary>
