@@ -208,12 +208,18 @@ internal sealed class ZeroCopySocketState
         int releasedCount = 0;
         lock (_lock)
         {
-            CollectionsMarshal.AsSpan(_pending)[^1].Closed = true;
+            ref PendingZeroCopySend open = ref CollectionsMarshal.AsSpan(_pending)[^1];
+            open.Closed = true;
             _sending = false;
 
-            // No read here: a send that just ended rarely finds its own completion queued already. This
-            // only releases a message none of whose calls took a number (it copied, or failed first).
-            DrainLocked(readQueue: false, ref released, ref releasedCount);
+            // No read here: a send that just ended rarely finds its own completion queued already. Only this
+            // message can have become releasable (see DrainLocked): one none of whose calls took a number (it
+            // copied, or failed first), or, rarely, one a drain during the send completed.
+            if (open.Completed >= open.Ids)
+            {
+                DrainLocked(readQueue: false, ref released, ref releasedCount);
+            }
+
             ArmLocked(FirstPollDelay);
         }
 
@@ -241,6 +247,13 @@ internal sealed class ZeroCopySocketState
     {
         bool progress = false;
         bool closed = false;
+
+        // Whether the release pass below can find anything. Between drains no pending message is both closed and
+        // complete: the pass takes every such message, and a message becomes one only when a completion is
+        // credited to it after it closed (counted by Credit), when it closes complete (EndSend calls in with
+        // readQueue false only then), or when the socket closes. So a drain that credits no closed message to
+        // its end skips the pass, which walks every pending message.
+        bool releasable = !readQueue;
         if (!readQueue)
         {
             // Only the release scan below.
@@ -284,12 +297,17 @@ internal sealed class ZeroCopySocketState
                 _completedCalls += numbers;
                 _copiedCalls += copied ? numbers : 0;
                 progress = true;
-                Credit(CollectionsMarshal.AsSpan(_pending), first, last);
+                releasable |= Credit(CollectionsMarshal.AsSpan(_pending), first, last);
             }
         }
         else
         {
             closed = IsSocketClosed();
+        }
+
+        if (!releasable && !closed)
+        {
+            return progress;
         }
 
         // Compacted in one pass, in order: completions come mostly oldest first, so removing each released
@@ -320,7 +338,8 @@ internal sealed class ZeroCopySocketState
 
     /// <summary>
     /// Credits the completed numbers <paramref name="first"/>..<paramref name="last"/> (inclusive, mod 2^32)
-    /// to the messages of <paramref name="pending"/> that own them, visiting only those messages.
+    /// to the messages of <paramref name="pending"/> that own them, visiting only those messages. True when a
+    /// closed message got its last number: the drain then has a message to release.
     /// </summary>
     /// <remarks>
     /// Why a search is safe: the messages' number runs are disjoint and in increasing order from the oldest
@@ -332,26 +351,28 @@ internal sealed class ZeroCopySocketState
     /// meets are consecutive, the first found by a binary search on the runs' ends, so a notification costs
     /// O(log pending) plus the messages it credits, where walking every message cost O(pending) each.
     /// </remarks>
-    internal static void Credit(Span<PendingZeroCopySend> pending, uint first, uint last)
+    internal static bool Credit(Span<PendingZeroCopySend> pending, uint first, uint last)
     {
         if (pending.IsEmpty)
         {
-            return;
+            return false;
         }
 
         uint origin = pending[0].FirstId;
         uint low = first - origin;
         uint high = last - origin;
+        bool finished = false;
         if (low <= high)
         {
-            CreditFrom(pending, FirstEndingAfter(pending, low), high, first, last);
-            return;
+            CreditFrom(pending, FirstEndingAfter(pending, low), high, first, last, ref finished);
+            return finished;
         }
 
         // The range wraps past the oldest message's first number: offsets [0, high] and [low, 2^32). The
         // messages the two meet are a prefix and a suffix of the list; each is credited once, with its whole share.
-        int next = CreditFrom(pending, 0, high, first, last);
-        CreditFrom(pending, Math.Max(next, FirstEndingAfter(pending, low)), uint.MaxValue, first, last);
+        int next = CreditFrom(pending, 0, high, first, last, ref finished);
+        CreditFrom(pending, Math.Max(next, FirstEndingAfter(pending, low)), uint.MaxValue, first, last, ref finished);
+        return finished;
     }
 
     /// <summary>The index of the first message whose run ends past the offset <paramref name="low"/>.</summary>
@@ -381,14 +402,17 @@ internal sealed class ZeroCopySocketState
     /// <summary>
     /// Credits the messages from <paramref name="index"/> on whose runs start at or before the offset
     /// <paramref name="high"/> with their share of <paramref name="first"/>..<paramref name="last"/>; returns
-    /// the index after the last one.
+    /// the index after the last one. Sets <paramref name="finished"/> when a closed message got its last one.
     /// </summary>
-    private static int CreditFrom(Span<PendingZeroCopySend> pending, int index, uint high, uint first, uint last)
+    private static int CreditFrom(Span<PendingZeroCopySend> pending, int index, uint high, uint first, uint last, ref bool finished)
     {
         uint origin = pending[0].FirstId;
         for (; index < pending.Length && pending[index].FirstId - origin <= high; index++)
         {
-            pending[index].Completed += pending[index].Overlap(first, last);
+            ref PendingZeroCopySend send = ref pending[index];
+            uint share = send.Overlap(first, last);
+            send.Completed += share;
+            finished |= share != 0 && send.Closed && send.Completed >= send.Ids;
         }
 
         return index;

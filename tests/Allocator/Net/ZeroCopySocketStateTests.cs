@@ -27,7 +27,7 @@ public sealed class ZeroCopySocketStateTests
     }
 
     [Fact]
-    public void Credit_gives_each_message_what_a_walk_over_every_message_gives()
+    public void Credit_gives_each_message_what_a_walk_over_every_message_gives_and_says_when_one_finished()
     {
         var random = new Random(20261202);
         for (int round = 0; round < 4_000; round++)
@@ -42,11 +42,16 @@ public sealed class ZeroCopySocketStateTests
                 // Ranges near the runs: inside, across several, before the oldest (released numbers), long.
                 uint first = origin + (uint)random.Next(-20, 200);
                 uint last = first + (uint)(random.Next(4) == 0 ? random.Next(0, 400) : random.Next(0, 6));
-                ZeroCopySocketState.Credit(pending, first, last);
+                bool finished = ZeroCopySocketState.Credit(pending, first, last);
+                bool walkFinished = false;
                 foreach (ref PendingZeroCopySend send in walked.AsSpan())
                 {
-                    send.Completed += send.Overlap(first, last);
+                    uint share = send.Overlap(first, last);
+                    send.Completed += share;
+                    walkFinished |= share != 0 && send.Closed && send.Completed >= send.Ids;
                 }
+
+                Assert.True(walkFinished == finished, $"round {round}, range {first}..{last}: Credit said {finished} for a closed message finished");
             }
 
             for (int i = 0; i < pending.Length; i++)
@@ -69,15 +74,19 @@ public sealed class ZeroCopySocketStateTests
             new() { FirstId = Origin, Ids = 2_000_000_000 },
             new() { FirstId = Origin + 2_000_000_000, Ids = uint.MaxValue - 2_000_000_003 },
         ];
-        ZeroCopySocketState.Credit(pending, 95, 101);
+        Assert.False(ZeroCopySocketState.Credit(pending, 95, 101)); // open messages: nothing to release
         Assert.Equal(2u, pending[0].Completed);
         Assert.Equal(1u, pending[1].Completed);
 
         // One message holding all but 98 and 99: the wrapping range [97, 101] meets it at both ends, and both
         // halves of the search find it. It is credited its 3 numbers once.
-        PendingZeroCopySend[] single = [new() { FirstId = Origin, Ids = uint.MaxValue - 1 }];
-        ZeroCopySocketState.Credit(single, 97, 101);
+        PendingZeroCopySend[] single = [new() { FirstId = Origin, Ids = uint.MaxValue - 1, Closed = true }];
+        Assert.False(ZeroCopySocketState.Credit(single, 97, 101));
         Assert.Equal(3u, single[0].Completed);
+
+        // A closed message credited its last numbers says so.
+        PendingZeroCopySend[] closing = [new() { FirstId = Origin, Ids = 3, Closed = true, Completed = 1 }];
+        Assert.True(ZeroCopySocketState.Credit(closing, Origin, Origin + 1));
     }
 
     /// <summary>
@@ -91,7 +100,7 @@ public sealed class ZeroCopySocketStateTests
         for (int i = 0; i < count; i++)
         {
             uint ids = (uint)(random.Next(5) == 0 ? 0 : random.Next(1, 6));
-            pending[i] = new PendingZeroCopySend { FirstId = next, Ids = ids };
+            pending[i] = new PendingZeroCopySend { FirstId = next, Ids = ids, Closed = i < count - 1 || random.Next(2) == 0 };
             next += ids + (uint)(i > 0 && random.Next(4) == 0 ? random.Next(1, 8) : 0); // a released message's run
         }
 
