@@ -37,4 +37,8 @@ public class Scenario6FolioSweep
 
     [Benchmark(OperationsPerInvoke = Pieces)]
     public void OsMapTouchUnmap() => OsFloor.MapTouchUnmap((long)Pieces * Size, FolioSize);
+
+    /// <summary>The same mappings as the allocator's defaults make them: prefaulted, huge pages for whole 2 MiB.</summary>
+    [Benchmark(OperationsPerInvoke = Pieces)]
+    public void OsMapPopulateUnmap() => OsFloor.MapPopulateUnmap((long)Pieces * Size, FolioSize);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NativeZcopy.Bench.Systems;
 using NativeZcopy.Bench.Threads;
 
@@ -15,6 +16,25 @@ internal static class Workloads
             system.Release(system.Alloc(size));
         }
     }
+
+    /// <summary>
+    /// Scenario 1 with every pair a call of its own the JIT may not inline, as a request handler takes a header
+    /// and lets it go: what a system finds once and the JIT keeps in a register across a loop (the thread's
+    /// statics address, the pool's per-core slot) is found again for each pair.
+    /// </summary>
+    public static void PairsOnePerCall<TSystem, THandle>(TSystem system, int size, int count)
+        where TSystem : struct, IPieceSystem<THandle>
+    {
+        for (int i = 0; i < count; i++)
+        {
+            OnePair<TSystem, THandle>(system, size);
+        }
+    }
+
+    /// <summary>One Alloc + release, never inlined into a caller's loop.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void OnePair<TSystem, THandle>(TSystem system, int size)
+        where TSystem : struct, IPieceSystem<THandle> => system.Release(system.Alloc(size));
 
     /// <summary>Scenario 2: fill <paramref name="slots"/> with pieces, then release them all.</summary>
     public static void Batch<TSystem, THandle>(TSystem system, THandle[] slots, int size)
