@@ -804,7 +804,8 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         // Dispose takes slices back after marking the allocator disposed, so either it saw this slice or
-        // we see the mark here (the process-wide barrier it passes orders our install before our read).
+        // we see the mark here (the process-wide barrier it passes orders our install before our read). If a
+        // reclaimer for another allocator refuses the detach, it takes the slice itself (a disposed allocator's).
         if (_owner.IsDisposed && slice.TryDetach(out previous, out held))
         {
             ThreadSlice.GiveBack(previous, held);

@@ -423,7 +423,9 @@ internal sealed class ThreadSlice
 
     /// <summary>
     /// Owner only. Detaches the current slice (any allocator's) into <paramref name="held"/>, to be given
-    /// back with <see cref="GiveBack"/>. False when a reclaimer is at work, which gives it back itself.
+    /// back with <see cref="GiveBack"/>. False when a reclaimer is at work: it gives the slice back itself if
+    /// the slice is of the allocator it reclaims for or of a disposed one (<see cref="Reclaim"/>), else the
+    /// slice stays the owner's.
     /// </summary>
     public bool TryDetach(out ZcopyAllocator? allocator, out FolioSlice held)
     {
@@ -443,9 +445,16 @@ internal sealed class ThreadSlice
     /// <summary>
     /// Reclaimer only (serialized by the registry's lock), after <see cref="Revoke"/> and a process-wide
     /// barrier. Waits for the owner to leave its section, then takes the slice into <paramref name="held"/>
-    /// if it belongs to <paramref name="allocator"/> (any allocator when null) and the deferred references
-    /// into <paramref name="deferred"/>, and lets the owner back in.
+    /// if it belongs to <paramref name="allocator"/> (any allocator when null) or to a disposed allocator, and
+    /// the deferred references into <paramref name="deferred"/>, and lets the owner back in.
     /// </summary>
+    /// <remarks>
+    /// A disposed allocator's slice is taken whatever allocator asks, because nothing else would take it: an
+    /// owner that installed a slice after the allocator's Dispose had reclaimed (ZcopyAllocator.AllocSliced)
+    /// sees the mark and gives it back, unless this reclaimer revoked it between the install and the give-back.
+    /// The mark is visible here: it was set before that Dispose's reclaim, which held the registry's lock
+    /// before this reclaimer took it (the owner's install saw <c>_revoked == 0</c> after it).
+    /// </remarks>
     public void Reclaim(ZcopyAllocator? allocator, out ZcopyAllocator? owner, out FolioSlice held, out DeferredRelease deferred)
     {
         // The owner's sections are a few instructions long (a message's pieces, for the batch calls); if it was
@@ -461,7 +470,7 @@ internal sealed class ThreadSlice
         deferred = _deferred.Detach();
         owner = _allocator;
         held = default;
-        if (_slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator)))
+        if (_slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator) || owner!.Owner.IsDisposed))
         {
             held = _slice.Detach();
             _allocator = null;

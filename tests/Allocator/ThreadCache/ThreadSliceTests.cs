@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
+using System.Reflection;
 using System.Threading;
 using NativeZcopy.Tests.Support;
 using NativeZcopy.ThreadCache;
@@ -557,6 +558,77 @@ public sealed class ThreadSliceTests
 
         NativePages.PutBatch(held.ToArray());
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_slice_installed_after_its_allocators_dispose_is_taken_back_by_another_allocators_reclaimer()
+    {
+        // AllocSliced cuts a slice from the arena, installs it, and gives it back at once if the allocator was
+        // disposed meanwhile: Dispose reclaimed every slice before the install, so none of its own would. The
+        // give-back is refused while a reclaimer is at work; a reclaimer for another allocator (a Trim, a
+        // Dispose) that revoked the thread between the install and the give-back took only slices of its own
+        // allocator and left this one, and the disposed allocator's folio stayed mapped under it (and the thread
+        // kept cutting pieces from it). The window is a few instructions (a stress loop hit it about once in
+        // 2,000 rounds), so this replays AllocSliced's steps one by one on the owner thread, holding the other
+        // reclaimer at a busy slice ahead of the owner's in the registry while the owner's give-back is refused.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        var other = new ZcopyAllocator(SmallFolios, new FaultInjectingPageSource(), processors: 1);
+        FieldInfo busy = typeof(ThreadSlice).GetField("_busy", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        FieldInfo revoked = typeof(ThreadSlice).GetField("_revoked", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        using var ahead = new DedicatedThread();
+        using var owner = new DedicatedThread();
+        ThreadSlice aheadSlice = null!;
+        ThreadSlice ownerSlice = null!;
+        ahead.Run(() => aheadSlice = ThreadSlice.ForCurrentThread()); // registered first, so reclaimed first
+        owner.Run(() => ownerSlice = ThreadSlice.ForCurrentThread());
+
+        // AllocSliced: the owner has detached its (empty) slice and cut a new one from the arena...
+        BioVec whole = default;
+        owner.Run(() =>
+        {
+            FolioSlice none = default;
+            whole = allocator.AllocSlice(8192, 64, ref none);
+        });
+
+        // ...the allocator's Dispose reclaims every slice (the owner holds none yet) and drains the arena...
+        allocator.Dispose();
+
+        // ...the owner installs the slice and cuts its first piece...
+        BioVec piece = default;
+        owner.Run(() => Assert.True(ownerSlice.TryInstall(allocator, whole, 64, 64, out piece)));
+
+        // ...another allocator's Trim revokes every slice and waits at the busy one ahead of the owner's...
+        busy.SetValue(aheadSlice, 1);
+        var trim = new Thread(() => other.Trim());
+        trim.Start();
+        Assert.True(SpinWait.SpinUntil(() => (int)revoked.GetValue(ownerSlice)! == 1, 10_000), "the Trim did not revoke the owner's slice");
+
+        // ...and the owner, seeing the allocator disposed, cannot give its slice back: a reclaimer is at work.
+        owner.Run(() => Assert.False(allocator.Owner.IsDisposed && ownerSlice.TryDetach(out _, out _)));
+        busy.SetValue(aheadSlice, 0);
+        trim.Join();
+
+        bool sliceLeft = ReferenceEquals(ownerSlice.Allocator, allocator);
+        bool refused = false;
+        owner.Run(() =>
+        {
+            NativePages.Put(piece);
+            try
+            {
+                NativePages.Put(allocator.Alloc(64)); // a slice left behind would still cut it
+            }
+            catch (ObjectDisposedException)
+            {
+                refused = true;
+            }
+        });
+        long leftMapped = source.BytesMapped;
+        allocator.Trim(); // takes the slice back if it was left, so the test leaks nothing either way
+        Assert.False(sliceLeft, "the other allocator's Trim left the disposed allocator's slice with the owner");
+        Assert.True(refused, "an Alloc after Dispose was cut from the slice left behind");
+        Assert.Equal(0, leftMapped);
         Assert.Equal(0, source.BytesMapped);
     }
 
