@@ -21,7 +21,13 @@ internal sealed class FolioOwner : PageRunOwner
     /// <summary>Pieces cut from thread slices and local caches beyond the one slice piece each arena counted.</summary>
     private readonly StripedCounter _cachedFragments = new();
 
-    /// <summary>1 once the allocator is disposed. Written once with Interlocked, read under an arena lock.</summary>
+    /// <summary>
+    /// 1 once the allocator is disposed. Written once with Interlocked; read under an arena lock, and with
+    /// Volatile outside one (thread slices, deferred releases, keeping a folio, joining local caches). A stale
+    /// 0 there is safe: keeping a folio reads it again after the push and takes the folio back out, what a
+    /// slice or a deferral took is found by the reclaim Dispose runs after setting the mark, and a local cache
+    /// joins under the lock Dispose shuts the caches under.
+    /// </summary>
     private int _disposed;
 
     /// <summary>Dead folios kept for reuse (retention); no slots under the default policy.</summary>

@@ -36,9 +36,10 @@ namespace NativeZcopy.ThreadCache;
 /// section it starts will load <c>_revoked == 1</c> and keep out: the process-wide barrier orders the
 /// owner's store of <c>_busy</c> before its load of <c>_revoked</c> as a full fence would, so either the
 /// reclaimer sees <c>_busy == 1</c> and waits, or the owner sees <c>_revoked == 1</c>.</item>
-/// <item>The reclaimer gives the share back, clears the slice fields, and releases with
-/// <c>_revoked = 0</c>; the owner's next acquiring load of <c>_revoked</c> sees the cleared fields and
-/// takes a new slice.</item>
+/// <item>The reclaimer detaches the slice (clears its fields) and releases with <c>_revoked = 0</c>; the
+/// owner's next acquiring load of <c>_revoked</c> sees the cleared fields and takes a new slice. The detached
+/// share is given back to its allocator afterwards, still under the registry's lock: until then it stays
+/// counted on the folio, so the folio cannot be released early.</item>
 /// </list>
 /// <para>
 /// Nothing the owner does while revoked is wrong, only slower: a cut falls back to the arena, and a
