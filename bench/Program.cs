@@ -3,6 +3,7 @@ using System.Linq;
 using BenchmarkDotNet.Running;
 using NativeZcopy.Bench.Memory;
 using NativeZcopy.Bench.Reporting;
+using NativeZcopy.Bench.Scenarios;
 
 namespace NativeZcopy.Bench;
 
@@ -29,6 +30,7 @@ public static class Program
 
         if (args[0] == "full")
         {
+            SuiteMode.IsFullRun = true;
             RunBenchmarks(["--filter", "*", .. args.Skip(1)]);
             return MixedLifetimeMemory.RunInFreshProcess();
         }

@@ -9,6 +9,8 @@ using BenchmarkDotNet.Exporters;
 using BenchmarkDotNet.Loggers;
 using BenchmarkDotNet.Reports;
 
+using NativeZcopy.Bench.Scenarios;
+
 namespace NativeZcopy.Bench.Reporting;
 
 /// <summary>
@@ -71,7 +73,8 @@ internal sealed class SvgChartExporter : IExporter
                 continue;
             }
 
-            string directory = RepositoryPaths.DocsDirectory() ?? summary.ResultsDirectoryPath;
+            // Only the full run draws the charts docs/benchmarks.md shows; any other run's go to its results.
+            string directory = (SuiteMode.IsFullRun ? RepositoryPaths.DocsDirectory() : null) ?? summary.ResultsDirectoryPath;
             Directory.CreateDirectory(directory);
             string path = Path.Combine(directory, chart.FileName + ".svg");
             File.WriteAllText(path, Draw(chart.Title, series));

@@ -8,4 +8,11 @@ internal static class SuiteMode
 {
     /// <summary>True in the short default run. Written once before any benchmark starts.</summary>
     public static bool IsShort { get; set; }
+
+    /// <summary>
+    /// True in the full run (<c>-- full</c>), the only run whose charts go to <c>docs/</c>: a filtered run
+    /// has some of a scenario's rows only, and drew them over the full run's charts. Written once before any
+    /// benchmark starts; read by the host process's exporter.
+    /// </summary>
+    public static bool IsFullRun { get; set; }
 }
