@@ -16,6 +16,12 @@ internal struct PendingZeroCopySend
     /// <summary>The kernel's number for the message's first MSG_ZEROCOPY call.</summary>
     public uint FirstId;
 
+    /// <summary>
+    /// The socket's MSG_ZEROCOPY calls before the message's first, not wrapped: <see cref="FirstId"/> without the
+    /// mod 2^32, so a drain can tell when the counter has come round past a message still pending.
+    /// </summary>
+    public long FirstCall;
+
     /// <summary>MSG_ZEROCOPY calls the message has made so far.</summary>
     public uint Ids;
 

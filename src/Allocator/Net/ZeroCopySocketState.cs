@@ -168,7 +168,7 @@ internal sealed class ZeroCopySocketState
                 DrainLocked(readQueue: true, ref released, ref releasedCount);
             }
 
-            _pending.Add(new PendingZeroCopySend { Entries = entries, Count = count, FirstId = _nextId });
+            _pending.Add(new PendingZeroCopySend { Entries = entries, Count = count, FirstId = _nextId, FirstCall = _zeroCopyCalls });
         }
 
         Release(released, releasedCount);
@@ -346,7 +346,8 @@ internal sealed class ZeroCopySocketState
     /// message's first number. Each message starts at the kernel's next number when it opens, only the open
     /// (last) message takes numbers, and a drain removes messages without reordering the rest; so, as offsets
     /// from <c>pending[0].FirstId</c>, every run ends (exclusive) at or before the next one starts. Fewer than
-    /// 2^32 numbers are ever outstanding, so those offsets do not wrap. A completion range, also taken as
+    /// 2^32 numbers are ever outstanding, so those offsets do not wrap, unless a message whose completion was
+    /// lost is still pending (checked first). A completion range, also taken as
     /// offsets, is one interval, or two when it wraps past the oldest first number; the messages an interval
     /// meets are consecutive, the first found by a binary search on the runs' ends, so a notification costs
     /// O(log pending) plus the messages it credits, where walking every message cost O(pending) each.
@@ -358,10 +359,27 @@ internal sealed class ZeroCopySocketState
             return false;
         }
 
+        // The search needs the pending numbers to span at most 2^32. A message whose completion was lost (a
+        // truncated error-queue entry) stays pending while the counter runs on; once the counter has come round
+        // past it, the newer messages' offsets wrap and the runs are out of order, and the search would miss
+        // them. Then every message is walked, as before the search: each is credited the numbers it matches.
+        bool finished = false;
+        ref PendingZeroCopySend newest = ref pending[^1];
+        if (newest.FirstCall + newest.Ids - pending[0].FirstCall > 1L << 32)
+        {
+            foreach (ref PendingZeroCopySend send in pending)
+            {
+                uint share = send.Overlap(first, last);
+                send.Completed += share;
+                finished |= share != 0 && send.Closed && send.Completed >= send.Ids;
+            }
+
+            return finished;
+        }
+
         uint origin = pending[0].FirstId;
         uint low = first - origin;
         uint high = last - origin;
-        bool finished = false;
         if (low <= high)
         {
             CreditFrom(pending, FirstEndingAfter(pending, low), high, first, last, ref finished);

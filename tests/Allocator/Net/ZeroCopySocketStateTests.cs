@@ -89,6 +89,38 @@ public sealed class ZeroCopySocketStateTests
         Assert.True(ZeroCopySocketState.Credit(closing, Origin, Origin + 1));
     }
 
+    [Fact]
+    public void Credit_reaches_messages_numbered_after_the_counter_came_round_past_a_message_still_pending()
+    {
+        // The oldest message's completion was lost (a truncated error-queue entry), so it stays pending while the
+        // socket makes 2^32 more calls: the newest messages' numbers come round past its own, and as offsets from
+        // it they wrap to small values behind ones near 2^32. A search on the runs' ends then stops at the
+        // message near 2^32 and credits nothing to the newest, which stays pending until the socket closes; a
+        // walk over every message credits it its two numbers.
+        const long Round = 1L << 32;
+        PendingZeroCopySend[] pending =
+        [
+            new() { FirstId = 100, FirstCall = 100, Ids = 1, Closed = true },
+            new() { FirstId = 90, FirstCall = Round + 90, Ids = 5, Closed = true },
+            new() { FirstId = 95, FirstCall = Round + 95, Ids = 10, Closed = true },
+            new() { FirstId = 105, FirstCall = Round + 105, Ids = 2, Closed = true },
+        ];
+        PendingZeroCopySend[] walked = (PendingZeroCopySend[])pending.Clone();
+
+        bool finished = ZeroCopySocketState.Credit(pending, 105, 106);
+        foreach (ref PendingZeroCopySend send in walked.AsSpan())
+        {
+            send.Completed += send.Overlap(105, 106);
+        }
+
+        for (int i = 0; i < pending.Length; i++)
+        {
+            Assert.True(walked[i].Completed == pending[i].Completed, $"message {i}: credited {pending[i].Completed}, the walk gives {walked[i].Completed}");
+        }
+
+        Assert.True(finished, "the newest message got its last numbers, but Credit said nothing finished");
+    }
+
     /// <summary>
     /// Pending messages as a socket holds them: runs in increasing order from <paramref name="origin"/>, some
     /// with no number, with gaps where messages between them completed and left.
