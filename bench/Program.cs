@@ -30,7 +30,8 @@ public static class Program
 
         if (args[0] == "full")
         {
-            SuiteMode.IsFullRun = true;
+            // Only "full" alone draws the docs' charts: with a filter or other options it may run some rows only.
+            SuiteMode.IsFullRun = args.Length == 1;
             RunBenchmarks(["--filter", "*", .. args.Skip(1)]);
             return MixedLifetimeMemory.RunInFreshProcess();
         }
