@@ -13,11 +13,15 @@ namespace NativeZcopy.SideTable;
 /// through a published entry may read them plainly. <see cref="State"/> is touched only with
 /// <see cref="System.Threading.Interlocked"/> and <see cref="System.Threading.Volatile"/>.
 /// <para>
-/// 64 bytes, one cache line: descriptors sit side by side in their chunk, and two arenas' current folios
-/// are often neighbours there. At 32 bytes, two threads releasing pieces of their own folios could take
-/// the other's line on every compare-and-swap of <see cref="State"/>. With the thread cache a folio's count
-/// moves about once per slice, so the two-thread scenario measured the same either way (docs/benchmarks.md,
-/// step 26); the padding is for the paths without it (arenas only, batches, cross-thread releases).
+/// 64 bytes, so that two descriptors' <see cref="State"/> words never share a cache line: descriptors sit
+/// side by side in their chunk, and two arenas' current folios are often neighbours there. At 32 bytes, two
+/// threads releasing pieces of their own folios could take the other's line on every compare-and-swap of
+/// <see cref="State"/>. A descriptor is one whole line only if its chunk's data starts on one, which the
+/// runtime does not promise (arrays are 8-byte aligned; a probe found the first chunk's data 48 bytes into a
+/// line), so a descriptor's fields usually span two lines, the second shared with its neighbour's
+/// <see cref="State"/>. With the thread cache a folio's count moves about once per slice, so the two-thread
+/// scenario measured the same at 32 and 64 bytes (docs/benchmarks.md, step 26), and 128 bytes, which keeps
+/// neighbours off each other's lines wherever the chunk lands, measured no gain in scenarios 1-4 (step 52).
 /// </para>
 /// <para>
 /// Explicit layout, because the runtime gives a sequential struct holding a reference the automatic
