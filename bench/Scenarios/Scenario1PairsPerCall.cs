@@ -7,7 +7,8 @@ namespace NativeZcopy.Bench.Scenarios;
 /// <summary>
 /// Scenario 1 with one pair per call (<see cref="Workloads.PairsOnePerCall"/>): the pair targets in
 /// the shape a server meets them, where scenario 1's loop lets the JIT keep per-thread state in registers
-/// across pairs. Only the default policy runs: the policies take the same path for a pair.
+/// across pairs. Only the default policy runs: the policies take the same path for a pair. Not in the short
+/// run: in its one long process this method without a loop is optimized too late (docs/benchmarks.md, How to run).
 /// </summary>
 public class Scenario1PairsPerCall : PeerScenario
 {
