@@ -383,6 +383,10 @@ public sealed class ZcopyMetricsTests
         }
 
         Assert.False(allocator.IsAlive, "the allocator was not collected");
+
+        // Another test's GC may have collected it before the loop ran: its registration's finalizer (which
+        // retires the series) is then queued but maybe not run yet, so wait for it in every case.
+        GC.WaitForPendingFinalizers();
     }
 
     /// <summary>The measurements of allocator <paramref name="name"/>, checking there is exactly one per instrument.</summary>
