@@ -367,13 +367,7 @@ internal sealed class ZeroCopySocketState
         ref PendingZeroCopySend newest = ref pending[^1];
         if (newest.FirstCall + newest.Ids - pending[0].FirstCall > 1L << 32)
         {
-            foreach (ref PendingZeroCopySend send in pending)
-            {
-                uint share = send.Overlap(first, last);
-                send.Completed += share;
-                finished |= share != 0 && send.Closed && send.Completed >= send.Ids;
-            }
-
+            CreditFrom(pending, 0, uint.MaxValue, first, last, ref finished); // every offset is <= uint.MaxValue
             return finished;
         }
 
