@@ -321,6 +321,24 @@ public static class NativePages
     public static bool IsNativePage(nint address) => RefCount(address) > 0;
 
     /// <summary>
+    /// True when <paramref name="piece"/> still names the page life it was cut from: false once that page was
+    /// released (unmapped, kept for reuse, or reissued under a new generation, even at the same address), and,
+    /// with <see cref="ZcopyAllocatorOptions.TrackFragments"/>, once the piece itself was released. Without
+    /// tracking, a piece released while other pieces still hold its folio reads as live: the page count alone
+    /// cannot tell its holders apart. For a check at a trust boundary (a message handed over by another
+    /// component); it proves nothing about references the caller does not hold.
+    /// </summary>
+    public static bool IsLive(in BioVec piece)
+    {
+        if (!IsCurrent(piece, out long entry))
+        {
+            return false;
+        }
+
+        return !PageSideTable.IsTracked(entry) || FragmentTracker.Holds(entry, piece.Address);
+    }
+
+    /// <summary>
     /// The reference count of the run holding <paramref name="address"/>; 0 when none does. For a folio an
     /// allocator is still breaking pieces off, the count includes the allocator's unspent share, and the
     /// shares of threads cutting pieces from it; references other threads released but have not dropped

@@ -138,4 +138,43 @@ public sealed class NativePagesTests
         Assert.Equal(0, source.BytesMapped);
         Assert.Equal(0, PageSideTable.Find(run.Page));
     }
+
+    [Fact]
+    public void IsLive_is_false_once_a_pieces_page_life_ended_even_when_the_folio_is_reissued_at_the_same_address()
+    {
+        BioVec run = NativePages.Alloc(100);
+        Assert.True(NativePages.IsLive(run));
+        NativePages.Put(run);
+        Assert.False(NativePages.IsLive(run));
+        Assert.False(NativePages.IsLive(default));
+
+        using ZcopyAllocator allocator = LastReferenceOfAFolio.NewRetainingAllocator();
+        BioVec stale = LastReferenceOfAFolio.Cut(allocator, fill: 1);
+        Assert.True(NativePages.IsLive(stale));
+        BioVec reissued = LastReferenceOfAFolio.ReleaseAndReissue(allocator, stale);   // the same folio, a new generation
+        Assert.Equal(stale.Address, reissued.Address);
+        Assert.True(NativePages.IsLive(reissued));
+        Assert.False(NativePages.IsLive(stale));
+    }
+
+    [Fact]
+    public void IsLive_sees_a_released_piece_of_a_live_folio_only_with_fragment_tracking()
+    {
+        using var tracked = new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true });
+        BioVec released = tracked.Alloc(64);
+        BioVec neighbour = tracked.Alloc(64);
+        NativePages.Put(released);
+        Assert.Equal(neighbour.Page, released.Page);
+        Assert.False(NativePages.IsLive(released));
+        Assert.True(NativePages.IsLive(neighbour));
+        NativePages.Put(neighbour);
+
+        // Untracked, the page count cannot tell the holders of a folio apart: as documented, it reads as live.
+        using var untracked = new ZcopyAllocator();
+        BioVec piece = untracked.Alloc(64);
+        BioVec other = untracked.Alloc(64);
+        NativePages.Put(piece);
+        Assert.True(NativePages.IsLive(piece));
+        NativePages.Put(other);
+    }
 }

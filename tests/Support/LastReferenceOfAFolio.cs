@@ -22,6 +22,43 @@ internal static class LastReferenceOfAFolio
         new(new ZcopyAllocatorOptions { FolioSize = FolioSize, ThreadCache = false }, source, processors: 1);
 
     /// <summary>
+    /// An allocator like <see cref="NewAllocator"/>'s on the OS's pages that keeps one dead folio for reuse, so
+    /// that the folio of a piece from <see cref="Cut"/> is reissued at the same address once that piece is released.
+    /// </summary>
+    public static ZcopyAllocator NewRetainingAllocator() =>
+        new(new ZcopyAllocatorOptions { FolioSize = FolioSize, ThreadCache = false, RetainedFoliosPerArena = 1 }, PageSource.Os, processors: 1);
+
+    /// <summary>
+    /// Releases <paramref name="stale"/> (a piece from <see cref="Cut"/> on a <see cref="NewRetainingAllocator"/>),
+    /// which keeps its folio for reuse, then cuts pieces until one lands on that folio again, under a new
+    /// generation: returns it, the piece another user would now hold at the stale piece's address.
+    /// </summary>
+    public static BioVec ReleaseAndReissue(ZcopyAllocator allocator, BioVec stale)
+    {
+        NativePages.Put(stale);
+        var others = new System.Collections.Generic.List<BioVec>();
+        try
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                BioVec piece = allocator.Alloc(PieceLength);
+                if (piece.Page == stale.Page)
+                {
+                    return piece;
+                }
+
+                others.Add(piece);
+            }
+
+            throw new System.InvalidOperationException($"No piece of 8 landed on {stale}'s folio: was it kept for reuse?");
+        }
+        finally
+        {
+            NativePages.PutBatch(others.ToArray());
+        }
+    }
+
+    /// <summary>
     /// Cuts a piece, fills the rest of its folio, moves the arena on to a second folio and has it give its
     /// share of the first back, then releases the filler: the piece is all that holds the first folio.
     /// </summary>

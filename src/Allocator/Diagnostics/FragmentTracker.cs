@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 using NativeZcopy.SideTable;
 
@@ -167,6 +168,23 @@ internal sealed class FragmentTracker : IDisposable
         }
     }
 
+    /// <summary>
+    /// True when a live tracked fragment of the entry's folio life holds <paramref name="address"/>; false for
+    /// an address no live fragment holds, or a life that has ended.
+    /// </summary>
+    public static bool Holds(long entry, nint address)
+    {
+        if ((PageSideTable.Run(entry).Owner as Arenas.FolioOwner)?.Tracker is not { } tracker)
+        {
+            return false;
+        }
+
+        lock (tracker._lock)
+        {
+            return tracker.TryFindLive(entry, address, out _);
+        }
+    }
+
     /// <summary>Every tracked fragment that still holds a reference.</summary>
     public IReadOnlyList<OutstandingFragment> Snapshot()
     {
@@ -263,19 +281,33 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>The live record holding <paramref name="address"/> in the entry's folio life. Lock held.</summary>
     private FragmentRecord FindLive(long entry, nint address)
     {
-        nint folioBase = PageSideTable.Run(entry).Base;
-        if (_folios.TryGetValue(folioBase, out TrackedFolio? folio) && folio.Generation == PageSideTable.GenerationOf(entry))
+        if (TryFindLive(entry, address, out FragmentRecord? record))
         {
-            FragmentRecord? record = folio.Find((int)(address - folioBase));
-            if (record is { Refs: > 0 })
-            {
-                return record;
-            }
+            return record;
         }
 
         throw new InvalidOperationException(
             $"Address 0x{address:X} lies in no live fragment of a tracked folio: the fragment was already released " +
             "(a double release or a use after release), or the address was never handed out.");
+    }
+
+    /// <summary>The live record holding <paramref name="address"/> in the entry's folio life, if any. Lock held.</summary>
+    private bool TryFindLive(long entry, nint address, [NotNullWhen(true)] out FragmentRecord? record)
+    {
+        nint folioBase = PageSideTable.Run(entry).Base;
+        record = null;
+        if (_folios.TryGetValue(folioBase, out TrackedFolio? folio) && folio.Generation == PageSideTable.GenerationOf(entry))
+        {
+            record = folio.Find((int)(address - folioBase));
+        }
+
+        if (record is { Refs: > 0 })
+        {
+            return true;
+        }
+
+        record = null;
+        return false;
     }
 
     /// <summary>Drops a ref of a live record and forgets its folio life when that was the last. Lock held.</summary>

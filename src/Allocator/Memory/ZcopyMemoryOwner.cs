@@ -67,13 +67,14 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// Takes over the reference <paramref name="piece"/> holds: from now on the owner drops it, and the
     /// caller must not <see cref="NativePages.Put(in BioVec)"/> the piece itself.
     /// </summary>
-    /// <exception cref="ArgumentException">The piece is empty, or its page was already released.</exception>
+    /// <exception cref="ArgumentException">The piece is empty, or was already released: its page was, or (with
+    /// fragment tracking) the piece itself was (see <see cref="NativePages.IsLive"/>).</exception>
     public ZcopyMemoryOwner(BioVec piece)
     {
-        if (!NativePages.IsCurrent(piece))
+        if (!NativePages.IsLive(piece))
         {
             throw new ArgumentException(
-                piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} belongs to a page that was already released.",
+                piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} was already released, so it holds no reference to hand over.",
                 nameof(piece));
         }
 
@@ -205,6 +206,14 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
             NativePages.PutToleratingRefusedUnmap(_piece);
         }
     }
+
+    /// <summary>
+    /// Gives the memory back: the page reference is dropped now, or by the last <see cref="Unpin"/> if a pin is
+    /// outstanding. Only the first call does anything. The same as <see cref="IDisposable.Dispose"/>, which
+    /// <see cref="MemoryManager{T}"/> implements explicitly, so that code holding the owner by its own type can
+    /// call it without a cast.
+    /// </summary>
+    public void Dispose() => ((IDisposable)this).Dispose();
 
     /// <summary>
     /// Marks the owner disposed, once, and drops its page reference if no pin is outstanding (else the last

@@ -55,7 +55,14 @@ public sealed class ZcopyMessage : IDisposable
     public long Length => _length;
 
     /// <summary>Appends <paramref name="piece"/>, taking over the reference the caller holds on it.</summary>
+    /// <remarks>
+    /// A piece already released is refused here rather than sent: its page may since have been reissued to
+    /// another user, whose bytes would go out on the wire (see <see cref="NativePages.IsLive"/> for what the
+    /// check can and cannot see).
+    /// </remarks>
     /// <exception cref="ArgumentException">The piece is empty (<c>default(BioVec)</c>).</exception>
+    /// <exception cref="InvalidOperationException">The piece was already released: its page life ended or
+    /// (with fragment tracking) the piece itself was released. The message is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or sent.</exception>
     public void Add(in BioVec piece)
     {
@@ -63,6 +70,12 @@ public sealed class ZcopyMessage : IDisposable
         if (piece.IsEmpty)
         {
             throw new ArgumentException("An empty BioVec names no memory and cannot be sent.", nameof(piece));
+        }
+
+        if (!NativePages.IsLive(piece))
+        {
+            throw new InvalidOperationException(
+                $"{piece} was already released, so it holds no reference to hand to the message: its page may now hold another user's bytes.");
         }
 
         Append(piece);
@@ -164,6 +177,46 @@ public sealed class ZcopyMessage : IDisposable
                 ArrayPool<BioVec>.Shared.Return(entries);
             }
         }
+    }
+
+    /// <summary>
+    /// For a send about to start: when an entry was released after it was added (its page life ended, or with
+    /// fragment tracking the piece itself was released), releases every other entry, returns the array and
+    /// throws, before a byte goes out. Its page may have been reissued since, and sending it would put another
+    /// user's bytes on the wire.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An entry was released behind the message's back; the message's
+    /// other entries were released.</exception>
+    internal static void ThrowIfAnyReleased(BioVec[] entries, int count)
+    {
+        int released = -1;
+        for (int i = 0; i < count; i++)
+        {
+            if (!NativePages.IsLive(entries[i]))
+            {
+                released = i;
+                break;
+            }
+        }
+
+        if (released < 0)
+        {
+            return;
+        }
+
+        BioVec first = entries[released];
+        int live = 0;
+        for (int i = 0; i < count; i++)
+        {
+            if (NativePages.IsLive(entries[i]))
+            {
+                entries[live++] = entries[i];
+            }
+        }
+
+        ReleaseEntries(entries, live);
+        throw new InvalidOperationException(
+            $"Entry {released} of the message, {first}, was released after it was added: nothing was sent, since its page may now hold another user's bytes, and the message's {live} live entries were released.");
     }
 
     /// <summary>

@@ -57,7 +57,8 @@ public static class ZcopySocketExtensions
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="message"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or already sent, or the socket was closed.</exception>
     /// <exception cref="InvalidOperationException">The socket is not a connected stream socket, or another
-    /// ZeroCopy send is running on it.</exception>
+    /// ZeroCopy send is running on it, or an entry was released after it was added to the message (nothing
+    /// is sent; the message's other entries are released).</exception>
     /// <exception cref="SocketException">Through the returned task: the OS refused the send (e.g.
     /// ConnectionReset); some bytes may have gone.</exception>
     /// <exception cref="OperationCanceledException">Through the returned task: <paramref name="cancellationToken"/>
@@ -74,6 +75,9 @@ public static class ZcopySocketExtensions
         {
             throw new ObjectDisposedException(nameof(ZcopyMessage), "The message was already disposed or sent: a message is sent at most once.");
         }
+
+        // Before anything can go out: an entry released since it was added may name another user's bytes now.
+        ZcopyMessage.ThrowIfAnyReleased(entries, count);
 
         var progress = new SendProgress(entries, count);
         bool cancelled;

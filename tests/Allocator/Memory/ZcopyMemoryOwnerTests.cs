@@ -143,6 +143,15 @@ public sealed class ZcopyMemoryOwnerTests
         Assert.Equal(before - 1, NativePages.RefCount(piece.Page));
         owner.Dispose();
         Assert.Equal(before - 1, NativePages.RefCount(piece.Page));
+
+        // Held by its own type, the owner disposes without a cast, the same way.
+        BioVec second = allocator.Alloc(64);
+        var typed = new ZcopyMemoryOwner(second);
+        int held = NativePages.RefCount(second.Page);
+        typed.Dispose();
+        typed.Dispose();
+        Assert.True(typed.IsDisposed);
+        Assert.Equal(held - 1, NativePages.RefCount(second.Page));
     }
 
     [Fact]
@@ -247,6 +256,16 @@ public sealed class ZcopyMemoryOwnerTests
         var error = Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(stale));
         Assert.Contains("already released", error.Message, StringComparison.Ordinal);
         NativePages.Put(reissued);
+
+        // With tracking, a released piece of a folio other pieces still hold is refused too: an owner would
+        // release it a second time.
+        using var tracked = new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true });
+        BioVec released = tracked.Alloc(64);
+        BioVec neighbour = tracked.Alloc(64);
+        NativePages.Put(released);
+        Assert.Contains("already released", Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(released)).Message, StringComparison.Ordinal);
+        NativePages.Put(neighbour);
+        Assert.Empty(tracked.GetOutstandingFragments());
     }
     [Fact]
     public void With_the_thread_cache_each_dispose_gives_its_ref_back_once()

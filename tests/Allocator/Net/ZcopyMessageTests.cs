@@ -141,4 +141,38 @@ public sealed class ZcopyMessageTests
         Assert.Equal(1, NativePages.RefCount(run.Page));
         NativePages.Put(run);
     }
+    [Fact]
+    public void Add_refuses_a_released_piece_whose_folio_was_reissued_to_another_user_and_moves_no_count()
+    {
+        using ZcopyAllocator allocator = LastReferenceOfAFolio.NewRetainingAllocator();
+        BioVec stale = LastReferenceOfAFolio.Cut(allocator, fill: 1);
+        BioVec secret = LastReferenceOfAFolio.ReleaseAndReissue(allocator, stale);
+        secret.AsSpan().Fill((byte)'X');
+        int before = NativePages.RefCount(secret.Page);
+        using var message = new ZcopyMessage(allocator);
+
+        var error = Assert.Throws<InvalidOperationException>(() => message.Add(stale));
+
+        Assert.Contains($"0x{stale.Page:X}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("already released", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, message.Count);
+        Assert.Equal(before, NativePages.RefCount(secret.Page));
+        NativePages.Put(secret);
+    }
+
+    [Fact]
+    public void Add_with_fragment_tracking_refuses_a_released_piece_of_a_live_folio()
+    {
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true });
+        BioVec released = allocator.Alloc(64);
+        BioVec live = allocator.Alloc(64);
+        NativePages.Put(released);
+        using var message = new ZcopyMessage(allocator);
+
+        Assert.Throws<InvalidOperationException>(() => message.Add(released));
+        message.Add(live);
+
+        Assert.Equal(1, message.Count);
+        Assert.DoesNotContain(allocator.GetOutstandingFragments(), f => f.Fragment.Address == released.Address);
+    }
 }

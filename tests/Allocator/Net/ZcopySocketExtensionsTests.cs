@@ -519,6 +519,47 @@ public sealed class ZcopySocketExtensionsTests
         AssertNoLiveFolios(allocator);
     }
 
+    /// <summary>
+    /// A piece released behind the message's back after it was added names a page that may belong to someone
+    /// else by the time the message is sent: the send refuses the whole message before any byte goes out, and
+    /// releases the entries that are still live.
+    /// </summary>
+    [Theory]
+    [InlineData(ZcopySendFlags.None, false)]
+    [InlineData(ZcopySendFlags.ZeroCopy, false)]
+    [InlineData(ZcopySendFlags.ZeroCopy, true)]
+    public async Task A_message_with_an_entry_released_after_it_was_added_is_refused_before_any_byte_goes_out(ZcopySendFlags flags, bool tracked)
+    {
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = tracked });
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        BioVec header = allocator.Alloc(16);
+        header.AsSpan().Fill((byte)'H');
+        BioVec neighbour = allocator.Alloc(16);                       // keeps a tracked piece's folio alive
+        BioVec released = tracked ? allocator.Alloc(4000) : NativePages.Alloc(8192);
+        released.AsSpan().Fill((byte)'R');
+        var message = new ZcopyMessage(allocator);
+        message.Add(header);
+        message.Add(released);
+        NativePages.Put(released);                                    // untracked: the page is unmapped
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pair.Sender.SendZcopyAsync(message, flags));
+
+        Assert.Contains("Entry 1 of the message", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"0x{released.Page:X}", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ObjectDisposedException>(() => message.AddSpliced(new byte[1]));
+        NativePages.Put(neighbour);
+        Assert.Empty(allocator.GetOutstandingFragments());            // tracked: the header was released, once
+        allocator.Dispose();
+        AssertNoLiveFolios(allocator);
+
+        // Nothing of the refused message reached the wire: the next message's bytes are the first to arrive.
+        var next = new ZcopyMessage();
+        next.AddSpliced("OK"u8);
+        Task<byte[]> received = pair.ReadExactlyAsync(2);
+        Assert.Equal(2, await pair.Sender.SendZcopyAsync(next, flags));
+        Assert.Equal("OK"u8.ToArray(), await received);
+    }
+
     [Fact]
     public async Task Overlapping_ZeroCopy_sends_on_one_socket_are_refused()
     {
