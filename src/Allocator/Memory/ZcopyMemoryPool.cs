@@ -70,8 +70,7 @@ public sealed class ZcopyMemoryPool : MemoryPool<byte>
     /// for -1). Dispose the returned owner once, when the last user is done with it.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="minBufferSize"/> is below -1.</exception>
-    /// <exception cref="ObjectDisposedException">The pool was disposed, or the buffer would be a piece and
-    /// the pool's allocator was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The pool or its allocator was disposed.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused the memory; nothing was kept.</exception>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
@@ -99,10 +98,19 @@ public sealed class ZcopyMemoryPool : MemoryPool<byte>
     /// the start. Cut before the owner was allocated, an out-of-memory for that object would leave a piece to
     /// give back, on a path no test can reach.
     /// </summary>
-    internal BioVec CutFor(int size) =>
-        size <= _allocator.MaxFragmentSize
-            ? _allocator.Alloc(size)
-            : NativePages.Alloc(RoundToPages(size), _runOwner);
+    internal BioVec CutFor(int size)
+    {
+        if (size <= _allocator.MaxFragmentSize)
+        {
+            return _allocator.Alloc(size);
+        }
+
+        // A page run needs nothing of the allocator but its unmap bookkeeping; it is refused all the same once
+        // the allocator is disposed, as a piece is, so that a disposed allocator rents nothing. A Dispose racing
+        // this check may still see one run mapped after it returns: that run goes at its owner's Dispose.
+        ObjectDisposedException.ThrowIf(_allocator.Owner.IsDisposed, _allocator);
+        return NativePages.Alloc(RoundToPages(size), _runOwner);
+    }
 
     /// <summary>Refuses further rents. Buffers already rented stay valid until their owners dispose them.</summary>
     protected override void Dispose(bool disposing) => Interlocked.Exchange(ref _disposed, 1);
