@@ -498,13 +498,23 @@ public sealed class ZcopyAllocator : IDisposable
             reused += _arenas[i].ReusedInPlace;
         }
 
-        // Pieces cut from thread slices still held: the arena counted each slice as one piece.
+        // Pieces cut from thread slices and local caches' slices still held: the arena counted each slice as
+        // one piece. A slice given back between its read here and the owner's count (FolioOwner.CachedFragments,
+        // read below) is counted twice in this reading only: the "ahead" of ZcopyStatistics.FragmentsAllocated.
         foreach (ThreadSlice slice in ThreadSliceRegistry.Snapshot)
         {
             int cut = slice.PiecesCut;
             if (cut > 1 && ReferenceEquals(slice.Allocator, this))
             {
                 fragments += cut - 1;
+            }
+        }
+
+        lock (_localCaches)
+        {
+            foreach (ZcopyLocalCache cache in _localCaches)
+            {
+                fragments += Math.Max(0, cache.PiecesCut - 1);
             }
         }
 

@@ -42,7 +42,10 @@ public sealed class ZcopyLocalCache : IDisposable
     /// <summary>Alignment minus one, as the allocator rounds.</summary>
     private readonly int _alignmentMask;
 
-    /// <summary>The current slice and its share (see <see cref="FolioSlice"/>).</summary>
+    /// <summary>
+    /// The current slice and its share (see <see cref="FolioSlice"/>). Owner only, except that statistics read
+    /// its piece count from other threads (<see cref="PiecesCut"/>).
+    /// </summary>
     private FolioSlice _slice;
 
     /// <summary>True once disposed.</summary>
@@ -66,6 +69,12 @@ public sealed class ZcopyLocalCache : IDisposable
         _maxCachedSize = allocator.Owner.Tracker is null ? allocator.MaxCachedSize : 0;
         _alignmentMask = allocator.Alignment - 1;
     }
+
+    /// <summary>
+    /// Pieces cut from the current slice so far, for the allocator's statistics while the cache holds the slice
+    /// (its give-back counts them after that): a racy but atomic read of a field only the owner writes.
+    /// </summary>
+    internal int PiecesCut => Volatile.Read(ref _slice.Cut);
 
     /// <summary>Largest piece cut from the slice; larger ones go to the allocator directly. 0 once the allocator's Dispose has shut the cache.</summary>
     public int MaxCachedSize => Volatile.Read(ref _maxCachedSize);

@@ -27,6 +27,7 @@ public sealed class ZcopyLocalCacheTests
 
         PieceAssert.Disjoint(pieces);
         PieceAssert.FilledWithIndex(pieces);
+        Assert.Equal(pieces.Count, allocator.GetStatistics().FragmentsAllocated);   // the current slice's pieces too, while the cache holds it
         for (int i = 0; i < pieces.Count; i++)
         {
             if (i % 2 == 0)
