@@ -221,14 +221,12 @@ internal struct Arena
     /// </summary>
     /// <param name="owner">The folios' owner, whose tracker records the piece.</param>
     /// <param name="piece">The piece just cut.</param>
-    /// <param name="framesAbove">Frames of this class to leave out of the allocation stack: this one and the arena
-    /// method that cut the piece (and <see cref="RecordCarvedRun"/> for a run).</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RecordCarved(FolioOwner owner, in BioVec piece, int framesAbove = 2)
+    private static void RecordCarved(FolioOwner owner, in BioVec piece)
     {
         try
         {
-            owner.Tracker!.OnCarved(piece, framesAbove);
+            owner.Tracker!.OnCarved(piece);
         }
         catch
         {
@@ -250,7 +248,7 @@ internal struct Arena
         {
             for (; recorded < pieces.Length; recorded++)
             {
-                RecordCarved(owner, pieces[recorded], framesAbove: 3);
+                RecordCarved(owner, pieces[recorded]);
             }
         }
         catch

@@ -1,4 +1,7 @@
+using System;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 
 namespace NativeZcopy.Diagnostics;
 
@@ -28,8 +31,34 @@ internal sealed class FragmentRecord
     /// <summary>The fragment as it was handed out.</summary>
     public BioVec Fragment { get; }
 
-    /// <summary>Where it was allocated.</summary>
-    public string AllocationStackTrace => _formatted ??= _stack.ToString();
+    /// <summary>Where it was allocated, from the allocator's frames on (see <see cref="FromAllocator"/>).</summary>
+    public string AllocationStackTrace => _formatted ??= FromAllocator(_stack).ToString();
+
+    /// <summary>
+    /// <paramref name="stack"/> without the library's inner frames (the tracker's, an arena's, a slice's): it
+    /// starts at the first frame of a public type of the library, the allocator method (or pool, cache) that
+    /// cut the piece, or at the caller's frame when the JIT inlined all of those into it. Found by type, not
+    /// by a fixed count of frames, because which frames exist depends on inlining: optimized code inlines
+    /// some arena methods into the allocator's and the allocator's into the caller's, and a fixed count then
+    /// cut the caller's own frames off or left arena frames on top.
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification =
+        "Diagnostics only: where trimming removed a frame's metadata, GetMethod returns null and the stack is kept whole from that frame on, so no frame of the caller's is ever dropped.")]
+    internal static StackTrace FromAllocator(StackTrace stack)
+    {
+        StackFrame[] frames = stack.GetFrames();
+        Assembly library = typeof(FragmentRecord).Assembly;
+        for (int i = 0; i < frames.Length; i++)
+        {
+            Type? type = frames[i].GetMethod()?.DeclaringType;
+            if (type is null || type.Assembly != library || type.IsPublic)
+            {
+                return i == 0 ? stack : new StackTrace(frames[i..]);
+            }
+        }
+
+        return stack;
+    }
 
     /// <summary>When it was allocated, in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
     public long AllocatedAt { get; }

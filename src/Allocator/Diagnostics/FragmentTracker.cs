@@ -103,12 +103,10 @@ internal sealed class FragmentTracker : IDisposable
     /// throws (out of memory), nothing was recorded, and the arena gives the fragment's reference back.
     /// </summary>
     /// <param name="fragment">The fragment just cut.</param>
-    /// <param name="framesAbove">The arena's frames to leave out of the allocation stack, so that it starts at
-    /// the allocator's method.</param>
-    public void OnCarved(in BioVec fragment, int framesAbove)
+    public void OnCarved(in BioVec fragment)
     {
         BeforeRecordForTests?.Invoke(fragment);
-        var record = new FragmentRecord(fragment, new StackTrace(1 + framesAbove, fNeedFileInfo: false), Stopwatch.GetTimestamp());
+        var record = new FragmentRecord(fragment, new StackTrace(fNeedFileInfo: false), Stopwatch.GetTimestamp());
         lock (_lock)
         {
             if (!_folios.TryGetValue(fragment.Page, out TrackedFolio? folio) || folio.Generation != fragment.Generation)
