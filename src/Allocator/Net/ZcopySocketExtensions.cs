@@ -146,6 +146,25 @@ public static class ZcopySocketExtensions
         return ZeroCopySocketState.Find(socket)?.GetStatistics() ?? default;
     }
 
+    /// <summary>
+    /// Completes once no ZeroCopy message on the socket is pending: every send has ended, the kernel has
+    /// reported it is done with every page those sends gave it, and their references were dropped (or, for a
+    /// socket closed meanwhile, dropped quarantined; see <see cref="ZcopySocketStatistics.AbandonedMessages"/>).
+    /// At once when nothing is pending or no ZeroCopy send ever ran on the socket. Await it before closing a
+    /// socket whose zero-copy sends should finish gracefully, or before rewriting memory sent with ZeroCopy
+    /// that you hold a reference on yourself. The kernel reports completion when the peer acknowledges the
+    /// bytes, so a peer that stops reading keeps it waiting: pass a token to bound the wait.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
+    /// <exception cref="OperationCanceledException">Through the returned task: <paramref name="cancellationToken"/>
+    /// was cancelled first. Nothing is released early; the messages stay pending.</exception>
+    public static Task WaitForZcopyCompletionsAsync(this Socket socket, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Task idle = ZeroCopySocketState.Find(socket)?.WhenIdle() ?? Task.CompletedTask;
+        return idle.IsCompleted || !cancellationToken.CanBeCanceled ? idle : idle.WaitAsync(cancellationToken);
+    }
+
     /// <summary>The slow path: the kernel's buffer filled up, so wait through .NET's SendAsync.</summary>
     /// <remarks>
     /// A server whose peers read slowly takes this path on most sends, so it allocates nothing in steady

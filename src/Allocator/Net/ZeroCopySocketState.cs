@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
+using System.Threading.Tasks;
 using NativeZcopy.Native;
 
 namespace NativeZcopy.Net;
@@ -41,8 +42,9 @@ namespace NativeZcopy.Net;
 /// go on sending the queued bytes after the close, so the folios and page runs those messages held are
 /// unmapped at their final release and never reissued or kept, and no new piece can rewrite the bytes
 /// (<see cref="ZcopySocketStatistics.AbandonedMessages"/> counts them). Memory the caller holds a reference
-/// on itself stays mapped: wait for <see cref="ZcopySocketStatistics.PendingMessages"/> to reach 0 before
-/// closing the socket if the caller means to rewrite it. Waiting also keeps the close graceful: a tick reads
+/// on itself stays mapped: await <see cref="ZcopySocketExtensions.WaitForZcopyCompletionsAsync"/> (which
+/// completes when <see cref="ZcopySocketStatistics.PendingMessages"/> reaches 0) before closing the socket if
+/// the caller means to rewrite it. Waiting also keeps the close graceful: a tick reads
 /// the error queue through the socket's SafeHandle, and a Dispose that finds the handle in use makes .NET
 /// disconnect the socket and close it abortively. Reading through a raw or duplicated descriptor instead was
 /// rejected: a raw one may name another socket once this one is closed, and a duplicate keeps the connection
@@ -99,6 +101,12 @@ internal sealed class ZeroCopySocketState
 
     /// <summary>The kernel's number for this socket's next MSG_ZEROCOPY call.</summary>
     private uint _nextId;
+
+    /// <summary>
+    /// What <see cref="WhenIdle"/> callers wait on, while any of them does: completed, and cleared, by the first
+    /// <see cref="SignalIfIdle"/> that finds the state idle (see <see cref="IsIdleLocked"/>).
+    /// </summary>
+    private TaskCompletionSource? _idle;
 
     private long _zeroCopyCalls;
     private long _completedCalls;
@@ -224,6 +232,52 @@ internal sealed class ZeroCopySocketState
         }
 
         Release(released, releasedCount);
+    }
+
+    /// <summary>
+    /// A task that completes once nothing is pending: no send open, no message waiting for completions, none
+    /// whose references are still being dropped. Completed already when that holds now. The drain timer runs
+    /// while messages wait, so the task completes within a tick of the kernel's last completion (or of the
+    /// drain that finds the socket closed and abandons what is left).
+    /// </summary>
+    public Task WhenIdle()
+    {
+        lock (_lock)
+        {
+            if (IsIdleLocked())
+            {
+                return Task.CompletedTask;
+            }
+
+            // Continuations run on the pool: completing it under a drain must not run a caller's code there.
+            _idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _idle.Task;
+        }
+    }
+
+    /// <summary>
+    /// True when nothing is pending. Reads <see cref="_releasing"/>, which <see cref="Release"/> lowers outside
+    /// the lock before it calls <see cref="SignalIfIdle"/>: a waiter whose check ran before that decrement has
+    /// set <see cref="_idle"/> by the time the signal takes the lock, and one whose check ran after sees 0.
+    /// </summary>
+    private bool IsIdleLocked() => _pending.Count == 0 && !_sending && Volatile.Read(ref _releasing) == 0;
+
+    /// <summary>Completes the waiters' task when nothing is pending any more; always under the lock (see <see cref="IsIdleLocked"/>).</summary>
+    private void SignalIfIdle()
+    {
+        TaskCompletionSource? idle;
+        lock (_lock)
+        {
+            idle = _idle;
+            if (idle is null || !IsIdleLocked())
+            {
+                return;
+            }
+
+            _idle = null;
+        }
+
+        idle.TrySetResult();
     }
 
     /// <summary>A snapshot of the counters.</summary>
@@ -534,5 +588,6 @@ internal sealed class ZeroCopySocketState
         }
 
         ArrayPool<PendingZeroCopySend>.Shared.Return(released, clearArray: true);
+        SignalIfIdle();
     }
 }
