@@ -15,8 +15,8 @@ namespace NativeZcopy.Net;
 /// Ownership: <see cref="Add"/> takes over the caller's reference, <see cref="AddRef"/> takes a new one,
 /// and <see cref="AddSpliced"/> takes a reference on the native page the bytes already live in or, for any
 /// other memory, copies them into fragments of the message's allocator. Sending hands every reference to
-/// the send, which drops each exactly once when the kernel is done with the page; afterwards the message
-/// is disposed. <see cref="Dispose"/> drops whatever the message still holds, once.
+/// the send, which drops each exactly once when the kernel is done with the page (or at once, the live ones,
+/// when it refuses a message holding an entry released behind its back); afterwards the message is disposed. <see cref="Dispose"/> drops whatever the message still holds, once.
 /// </para>
 /// <para>
 /// The entries live in an array rented from <see cref="ArrayPool{T}.Shared"/>, so building and sending a
@@ -57,7 +57,7 @@ public sealed class ZcopyMessage : IDisposable
     /// <summary>Appends <paramref name="piece"/>, taking over the reference the caller holds on it.</summary>
     /// <remarks>
     /// A piece already released is refused here rather than sent: its page may since have been reissued to
-    /// another user, whose bytes would go out on the wire (see <see cref="NativePages.IsLive"/> for what the
+    /// another user, whose bytes would go out on the wire (see <see cref="NativePages.IsLive(in BioVec)"/> for what the
     /// check can and cannot see).
     /// </remarks>
     /// <exception cref="ArgumentException">The piece is empty (<c>default(BioVec)</c>).</exception>
@@ -83,7 +83,8 @@ public sealed class ZcopyMessage : IDisposable
 
     /// <summary>Appends <paramref name="piece"/> with a reference of its own; the caller keeps its reference.</summary>
     /// <exception cref="ArgumentException">The piece is empty.</exception>
-    /// <exception cref="InvalidOperationException">The piece's page was already released.</exception>
+    /// <exception cref="InvalidOperationException">The piece was already released: its page life ended or (with
+    /// fragment tracking) the piece itself was released.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or sent.</exception>
     public void AddRef(in BioVec piece)
     {
@@ -190,9 +191,17 @@ public sealed class ZcopyMessage : IDisposable
     internal static void ThrowIfAnyReleased(BioVec[] entries, int count)
     {
         int released = -1;
+        bool tracked = false;
         for (int i = 0; i < count; i++)
         {
-            if (!NativePages.IsLive(entries[i]))
+            // A run of neighbouring pieces of one untracked page life (a message's header and trailer, slices
+            // of one run) has one answer: the life's. A tracked life answers per piece.
+            if (i > 0 && !tracked && SameLife(entries[i], entries[i - 1]))
+            {
+                continue;
+            }
+
+            if (!NativePages.IsLive(entries[i], out tracked))
             {
                 released = i;
                 break;
@@ -208,16 +217,31 @@ public sealed class ZcopyMessage : IDisposable
         int live = 0;
         for (int i = 0; i < count; i++)
         {
+            // Checked again, each one: an entry released behind the message's back holds no reference to drop.
             if (NativePages.IsLive(entries[i]))
             {
                 entries[live++] = entries[i];
             }
         }
 
-        ReleaseEntries(entries, live);
-        throw new InvalidOperationException(
+        var refused = new InvalidOperationException(
             $"Entry {released} of the message, {first}, was released after it was added: nothing was sent, since its page may now hold another user's bytes, and the message's {live} live entries were released.");
+        try
+        {
+            ReleaseEntries(entries, live);
+        }
+        catch (InvalidOperationException error)
+        {
+            // A live-looking entry whose references were taken too (added twice, released once behind the
+            // message's back): every other entry was still released; the refusal stays the report.
+            throw new InvalidOperationException(refused.Message, error);
+        }
+
+        throw refused;
     }
+
+    /// <summary>True when two pieces name the same page life.</summary>
+    private static bool SameLife(in BioVec a, in BioVec b) => a.Page == b.Page && a.Entry == b.Entry;
 
     /// <summary>
     /// Hands the entries and their refs to the caller (a send) and marks the message disposed. False when

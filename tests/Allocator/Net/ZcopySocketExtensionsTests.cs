@@ -560,6 +560,30 @@ public sealed class ZcopySocketExtensionsTests
         Assert.Equal("OK"u8.ToArray(), await received);
     }
 
+    /// <summary>
+    /// When the refused message's live entries cannot all be released either (a page run added twice on one
+    /// reference), the refusal is still what the caller reads, with the release's failure inside it.
+    /// </summary>
+    [Fact]
+    public async Task A_refused_message_reports_the_released_entry_even_when_releasing_the_others_fails_too()
+    {
+        BioVec twice = NativePages.Alloc(100);
+        BioVec released = NativePages.Alloc(100);
+        var message = new ZcopyMessage();
+        message.Add(twice);
+        message.Add(twice);                                       // one reference, handed over twice: misuse
+        message.Add(released);
+        NativePages.Put(released);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await socket.SendZcopyAsync(message));
+
+        Assert.Contains("Entry 2 of the message", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"0x{twice.Page:X}", error.InnerException!.Message, StringComparison.Ordinal);
+        Assert.Equal(1, NativePages.RefCount(twice.Page));        // PutBatch refuses two drops on one reference whole
+        NativePages.Put(twice);
+    }
+
     [Fact]
     public async Task Overlapping_ZeroCopy_sends_on_one_socket_are_refused()
     {
@@ -576,6 +600,42 @@ public sealed class ZcopySocketExtensionsTests
         Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
         Assert.Equal(expected.Length, await first);
         await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
+    }
+
+    /// <summary>
+    /// WaitForZcopyCompletionsAsync completes only once the kernel has reported every ZeroCopy page done and
+    /// the refs are dropped: not while the peer has not read (its ACKs are what complete the sends), and a
+    /// cancelled wait releases nothing early. A socket with nothing pending, or that never sent ZeroCopy,
+    /// completes at once.
+    /// </summary>
+    [Fact]
+    public async Task WaitForZcopyCompletionsAsync_completes_when_the_kernel_is_done_with_every_page()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 64 * 1024);
+        Assert.True(pair.Sender.WaitForZcopyCompletionsAsync().IsCompletedSuccessfully);     // no ZeroCopy send yet
+
+        // Far more than the peer's window while it does not read: the later sends cannot complete.
+        var (message, expected, runs) = BuildLargeMessage(allocator, runCount: 2, runSize: 256 * 1024, seed: 5);
+        ValueTask<long> sending = pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        Task waiting = pair.Sender.WaitForZcopyCompletionsAsync();
+        using (var shortly = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pair.Sender.WaitForZcopyCompletionsAsync(shortly.Token));
+        }
+
+        Assert.False(waiting.IsCompleted, "nothing was read, so the kernel cannot be done with the pages");
+        Assert.True(pair.Sender.GetZcopyStatistics().PendingMessages > 0);
+        Assert.Contains(runs, run => NativePages.RefCount(run.Page) > 1);                   // the message's refs still stand
+
+        Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
+        Assert.Equal(expected.Length, await sending);
+        await waiting.WaitAsync(s_completionTimeout);
+
+        Assert.Equal(0, pair.Sender.GetZcopyStatistics().PendingMessages);
+        AssertReleasedOnce(runs);                                                            // refs dropped before it completed
+        Assert.True(pair.Sender.WaitForZcopyCompletionsAsync().IsCompletedSuccessfully);
+        AssertNoLiveFolios(allocator);
     }
 
     /// <summary>Starts sending 16 MiB to a peer that does not read, and checks the send had to wait.</summary>
