@@ -322,20 +322,38 @@ public static class NativePages
 
     /// <summary>
     /// True when <paramref name="piece"/> still names the page life it was cut from: false once that page was
-    /// released (unmapped, kept for reuse, or reissued under a new generation, even at the same address), and,
-    /// with <see cref="ZcopyAllocatorOptions.TrackFragments"/>, once the piece itself was released. Without
-    /// tracking, a piece released while other pieces still hold its folio reads as live: the page count alone
-    /// cannot tell its holders apart. For a check at a trust boundary (a message handed over by another
+    /// released (unmapped, kept for reuse, or reissued under a new generation, even at the same address), or,
+    /// on the calling thread, once only releases it deferred hold the page; and, on a tracked folio life (every
+    /// one with <see cref="ZcopyAllocatorOptions.TrackFragments"/>, the sampled ones with
+    /// <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/>), once the piece itself was released. Otherwise a
+    /// piece released while other references keep its page alive reads as live: the page count alone cannot
+    /// tell its holders apart. For a check at a trust boundary (a message handed over by another
     /// component); it proves nothing about references the caller does not hold.
     /// </summary>
-    public static bool IsLive(in BioVec piece)
+    public static bool IsLive(in BioVec piece) => IsLive(piece, out _);
+
+    /// <summary>
+    /// <see cref="IsLive(in BioVec)"/>, saying whether the piece's life is tracked: an untracked life's answer
+    /// holds for every piece of it, a tracked one's for this piece only.
+    /// </summary>
+    internal static bool IsLive(in BioVec piece, out bool tracked)
     {
+        tracked = false;
         if (!IsCurrent(piece, out long entry))
         {
             return false;
         }
 
-        return !PageSideTable.IsTracked(entry) || FragmentTracker.Holds(entry, piece.Address);
+        // References the calling thread released and has not dropped yet are released as far as it can tell,
+        // as RefCount counts them: a life they alone hold is over for this thread (see DeferredRelease).
+        if (ThreadSlice.Current is { } slice && slice.DeferredRefsOn(entry & ~PageSideTable.TrackedBit) is > 0 and int deferred
+            && PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(entry).State)) <= deferred)
+        {
+            return false;
+        }
+
+        tracked = PageSideTable.IsTracked(entry);
+        return !tracked || FragmentTracker.Holds(entry, piece.Address);
     }
 
     /// <summary>

@@ -109,8 +109,10 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>
     /// Local caches over this allocator that hold a slice and are not yet disposed, which <see cref="Dispose"/>
     /// shuts (<see cref="ZcopyLocalCache.Shut"/>) so that their fast path refuses every size without a check of
-    /// its own. A cache joins at its first slice, so one that never holds a folio is never kept alive here.
-    /// Guarded by locking it; only a cache's first slice, its Dispose and the allocator's Dispose touch it.
+    /// its own, and whose pieces <see cref="GetStatistics"/> counts. A cache joins at its first slice, so one
+    /// that never holds a folio is never kept alive here; <see cref="Shared"/> keeps its caches too, for the
+    /// statistics (one never disposed keeps its slice's folio mapped anyway). Guarded by locking it; a cache's
+    /// first slice, its Dispose, the allocator's Dispose and <see cref="GetStatistics"/> touch it.
     /// </summary>
     private readonly HashSet<ZcopyLocalCache> _localCaches = [];
 
@@ -426,14 +428,9 @@ public sealed class ZcopyAllocator : IDisposable
     /// </summary>
     public ZcopyLocalCache CreateLocalCache() => new(this);
 
-    /// <summary>Registers a local cache taking its first slice, for <see cref="Dispose"/> to shut; false when this allocator is disposed already.</summary>
+    /// <summary>Registers a local cache taking its first slice, for <see cref="Dispose"/> to shut and the statistics to count; false when this allocator is disposed already.</summary>
     internal bool TryAddLocalCache(ZcopyLocalCache cache)
     {
-        if (ReferenceEquals(this, Volatile.Read(ref s_shared)))
-        {
-            return true; // never disposed: nothing to shut, and nothing kept
-        }
-
         lock (_localCaches)
         {
             // Under the lock Dispose shuts caches with: it marks the allocator first, so a cache either
@@ -499,8 +496,10 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         // Pieces cut from thread slices and local caches' slices still held: the arena counted each slice as
-        // one piece. A slice given back between its read here and the owner's count (FolioOwner.CachedFragments,
-        // read below) is counted twice in this reading only: the "ahead" of ZcopyStatistics.FragmentsAllocated.
+        // one piece. Not one snapshot: a slice given back between its read here and the owner's count
+        // (FolioOwner.CachedFragments, read below) is counted twice in this reading, and one handed back to
+        // its arena after the arenas were read and before its holder is, not at all; RaiseReported keeps the
+        // reported count from going back (see ZcopyStatistics.FragmentsAllocated).
         foreach (ThreadSlice slice in ThreadSliceRegistry.Snapshot)
         {
             int cut = slice.PiecesCut;

@@ -8,7 +8,7 @@ namespace NativeZcopy;
 /// over on the same folio instead of unmapping it and mapping another.</param>
 /// <param name="FragmentsAllocated">Pieces ever handed out. Read while threads allocate, the sum of the counts
 /// behind it is not one atomic snapshot: it never goes down from one reading to the next, but may run up to one
-/// slice's pieces ahead until the real count catches up.</param>
+/// slice's pieces ahead of, or behind, the real count until a later reading catches up.</param>
 /// <param name="FolioSize">Bytes per folio.</param>
 public readonly record struct ZcopyStatistics(
     long FoliosMapped,

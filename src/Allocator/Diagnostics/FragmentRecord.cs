@@ -40,7 +40,9 @@ internal sealed class FragmentRecord
     /// cut the piece, or at the caller's frame when the JIT inlined all of those into it. Found by type, not
     /// by a fixed count of frames, because which frames exist depends on inlining: optimized code inlines
     /// some arena methods into the allocator's and the allocator's into the caller's, and a fixed count then
-    /// cut the caller's own frames off or left arena frames on top.
+    /// cut the caller's own frames off or left arena frames on top. Where a frame's method is unknown (trimmed
+    /// metadata; NativeAOT, where stack frames carry no method) the stack is kept whole from that frame on,
+    /// the library's frames included.
     /// </summary>
     [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification =
         "Diagnostics only: where trimming removed a frame's metadata, GetMethod returns null and the stack is kept whole from that frame on, so no frame of the caller's is ever dropped.")]

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.SideTable;
 
@@ -103,6 +104,9 @@ internal sealed class FragmentTracker : IDisposable
     /// throws (out of memory), nothing was recorded, and the arena gives the fragment's reference back.
     /// </summary>
     /// <param name="fragment">The fragment just cut.</param>
+    /// <remarks>Not inlined, so that its frame tops every recorded stack whatever the JIT does (tests find the
+    /// library's frames below it); recording takes a stack walk, so a call more costs nothing that shows.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public void OnCarved(in BioVec fragment)
     {
         BeforeRecordForTests?.Invoke(fragment);

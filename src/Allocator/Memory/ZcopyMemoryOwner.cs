@@ -68,7 +68,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// caller must not <see cref="NativePages.Put(in BioVec)"/> the piece itself.
     /// </summary>
     /// <exception cref="ArgumentException">The piece is empty, or was already released: its page was, or (with
-    /// fragment tracking) the piece itself was (see <see cref="NativePages.IsLive"/>).</exception>
+    /// fragment tracking) the piece itself was (see <see cref="NativePages.IsLive(in BioVec)"/>).</exception>
     public ZcopyMemoryOwner(BioVec piece)
     {
         if (!NativePages.IsLive(piece))

@@ -138,9 +138,7 @@ public sealed class ZcopyMemoryPoolTests
         using var pool = new ZcopyMemoryPool(allocator);
         allocator.Dispose();
         Assert.Throws<ObjectDisposedException>(() => pool.Rent(64));
-        long runs = NativePages.LiveRuns;
         Assert.Throws<ObjectDisposedException>(() => pool.Rent(100_000));    // a page run, refused too
-        Assert.Equal(runs, NativePages.LiveRuns);
     }
 
     [Fact]

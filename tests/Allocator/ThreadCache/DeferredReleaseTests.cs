@@ -181,6 +181,47 @@ public sealed class DeferredReleaseTests
         Assert.Equal(0, source.BytesMapped);
     }
 
+    /// <summary>
+    /// Once another holder lets go after a thread deferred its releases, those deferred references are all a
+    /// folio has left: for that thread every piece of it is released, and NativePages.IsLive says so, as
+    /// RefCount does, so that ZcopyMessage.Add refuses a piece the thread itself released.
+    /// </summary>
+    [Fact]
+    public void IsLive_on_the_releasing_thread_is_false_once_its_deferred_releases_are_all_the_folio_has_left()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        var other = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        using var third = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+        List<BioVec> fillers = LeaveOnlyPiecesHolding(allocator, pieces[0].Page);
+        BioVec elsewhere = default;
+        owner.Run(() => elsewhere = other.Alloc(64));
+
+        releaser.Run(() => Release(pieces.GetRange(0, 9), batch: false));        // deferred: the count still says 10
+        releaser.Run(() => Assert.True(NativePages.IsLive(pieces[0])));         // the tenth holder may be anyone's
+        third.Run(() =>
+        {
+            NativePages.Put(pieces[9]);                                          // deferred by the third thread...
+            NativePages.Put(elsewhere);                                          // ...and dropped: its run ended
+        });
+
+        releaser.Run(() =>
+        {
+            Assert.Equal(0, NativePages.RefCount(pieces[0].Page));
+            Assert.False(NativePages.IsLive(pieces[0]));
+            Assert.False(NativePages.IsLive(pieces[8]));
+        });
+        owner.Run(() => Assert.True(NativePages.IsLive(pieces[0])));            // the releaser has not dropped them yet
+
+        allocator.Trim();                                                        // drops the releaser's deferral: unmapped
+        Assert.False(NativePages.IsLive(pieces[0]));
+        other.Dispose();
+        ReleaseAndDispose(fillers, allocator, source);
+    }
+
     /// <summary>Releases <paramref name="run"/> with one PutBatch, or one Put at a time.</summary>
     private static void Release(List<BioVec> run, bool batch)
     {
