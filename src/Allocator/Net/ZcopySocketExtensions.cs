@@ -62,7 +62,12 @@ public static class ZcopySocketExtensions
     /// <exception cref="SocketException">Through the returned task: the OS refused the send (e.g.
     /// ConnectionReset); some bytes may have gone.</exception>
     /// <exception cref="OperationCanceledException">Through the returned task: <paramref name="cancellationToken"/>
-    /// was cancelled before the send or fired while it waited.</exception>
+    /// was cancelled before the send (nothing went) or fired while it waited (some bytes may have gone).</exception>
+    /// <remarks>
+    /// After a send that failed or was cancelled while it waited, the stream may end partway through the
+    /// message, and how far is not reported: the peer cannot find the next message's start, so close the
+    /// connection rather than send on it, as after a cancelled <see cref="Socket.SendAsync(ReadOnlyMemory{byte}, SocketFlags, CancellationToken)"/>.
+    /// </remarks>
     public static ValueTask<long> SendZcopyAsync(
         this Socket socket,
         ZcopyMessage message,
