@@ -339,15 +339,19 @@ public static class NativePages
     internal static bool IsLive(in BioVec piece, out bool tracked)
     {
         tracked = false;
-        if (!IsCurrent(piece, out long entry))
+        if (!IsCurrent(piece, out long entry, out int count))
         {
             return false;
         }
 
         // References the calling thread released and has not dropped yet are released as far as it can tell,
-        // as RefCount counts them: a life they alone hold is over for this thread (see DeferredRelease).
+        // as RefCount counts them: a life they alone hold is over for this thread (see DeferredRelease). The
+        // count was read first, as RefCount reads it: a Trim or Dispose on another thread clears a deferral
+        // before it drops it (an interlocked operation), so a count that already shows the drop is followed
+        // here by a read of the cleared deferral, and a count that does not still holds the caller's piece
+        // beside the deferred references. The other order could read the deferral, then a count it had left.
         if (ThreadSlice.Current is { } slice && slice.DeferredRefsOn(entry & ~PageSideTable.TrackedBit) is > 0 and int deferred
-            && PageSideTable.CountOfState(Volatile.Read(ref PageSideTable.Run(entry).State)) <= deferred)
+            && count <= deferred)
         {
             return false;
         }
@@ -440,11 +444,15 @@ public static class NativePages
     /// alone is not enough: a dead folio kept for reuse, or waiting for a refused unmap to be retried, keeps
     /// its entry in the table with a count of zero until it is reissued or unmapped.
     /// </summary>
-    internal static bool IsCurrent(in BioVec piece) => IsCurrent(piece, out _);
+    internal static bool IsCurrent(in BioVec piece) => IsCurrent(piece, out _, out _);
 
-    /// <summary><see cref="IsCurrent(in BioVec)"/>, with the side-table entry it found (0 when none).</summary>
-    private static bool IsCurrent(in BioVec piece, out long entry)
+    /// <summary>
+    /// <see cref="IsCurrent(in BioVec)"/>, with the side-table entry it found (0 when none) and the count it
+    /// read.
+    /// </summary>
+    private static bool IsCurrent(in BioVec piece, out long entry, out int count)
     {
+        count = 0;
         entry = PageSideTable.Find(piece.Page);
         if (piece.IsEmpty || entry == 0 || (entry & ~PageSideTable.TrackedBit) != piece.Entry)
         {
@@ -452,7 +460,8 @@ public static class NativePages
         }
 
         long state = Volatile.Read(ref PageSideTable.Run(entry).State);
-        return PageSideTable.GenerationOfState(state) == PageSideTable.GenerationOf(entry) && PageSideTable.CountOfState(state) > 0;
+        count = PageSideTable.CountOfState(state);
+        return PageSideTable.GenerationOfState(state) == PageSideTable.GenerationOf(entry) && count > 0;
     }
 
     /// <summary>
@@ -462,7 +471,7 @@ public static class NativePages
     /// </summary>
     internal static void Quarantine(in BioVec piece)
     {
-        if (IsCurrent(piece, out long entry))
+        if (IsCurrent(piece, out long entry, out _))
         {
             PageSideTable.Quarantine(entry);
         }

@@ -424,11 +424,15 @@ public sealed class ZcopyAllocator : IDisposable
 
     /// <summary>
     /// A single-owner cache over this allocator that cuts and releases its own pieces with no lock and no
-    /// atomic operation (see <see cref="ZcopyLocalCache"/>). Dispose it before the allocator.
+    /// atomic operation (see <see cref="ZcopyLocalCache"/>). Dispose it before the allocator: one never disposed
+    /// keeps its slice's folio mapped, and itself referenced by the allocator, for the allocator's life.
     /// </summary>
     public ZcopyLocalCache CreateLocalCache() => new(this);
 
-    /// <summary>Registers a local cache taking its first slice, for <see cref="Dispose"/> to shut and the statistics to count; false when this allocator is disposed already.</summary>
+    /// <summary>
+    /// Registers a local cache taking its first slice, for <see cref="Dispose"/> to shut and the statistics to
+    /// count; false when this allocator is disposed already.
+    /// </summary>
     internal bool TryAddLocalCache(ZcopyLocalCache cache)
     {
         lock (_localCaches)

@@ -20,8 +20,9 @@ namespace NativeZcopy;
 /// <para>
 /// <b>Not thread-safe.</b> One owner uses it at a time (it may move between threads with its owner, as an
 /// async method does, but never two at once). Pieces it hands out are ordinary pieces: any thread may
-/// release them with <see cref="NativePages.Put(in BioVec)"/>. Dispose it before its allocator; while it is
-/// alive it holds at most one slice's folio mapped.
+/// release them with <see cref="NativePages.Put(in BioVec)"/>. Dispose it before its allocator; until then it
+/// holds at most one slice's folio mapped, and its allocator (<see cref="ZcopyAllocator.Shared"/> too) keeps
+/// it, for its statistics: a cache never disposed keeps both for the life of its allocator.
 /// </para>
 /// </remarks>
 public sealed class ZcopyLocalCache : IDisposable

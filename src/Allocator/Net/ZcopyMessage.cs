@@ -16,7 +16,8 @@ namespace NativeZcopy.Net;
 /// and <see cref="AddSpliced"/> takes a reference on the native page the bytes already live in or, for any
 /// other memory, copies them into fragments of the message's allocator. Sending hands every reference to
 /// the send, which drops each exactly once when the kernel is done with the page (or at once, the live ones,
-/// when it refuses a message holding an entry released behind its back); afterwards the message is disposed. <see cref="Dispose"/> drops whatever the message still holds, once.
+/// when it refuses a message holding an entry released behind its back); afterwards the message is disposed.
+/// <see cref="Dispose"/> drops whatever the message still holds, once.
 /// </para>
 /// <para>
 /// The entries live in an array rented from <see cref="ArrayPool{T}.Shared"/>, so building and sending a
@@ -234,7 +235,9 @@ public sealed class ZcopyMessage : IDisposable
         {
             // A live-looking entry whose references were taken too (added twice, released once behind the
             // message's back): every other entry was still released; the refusal stays the report.
-            throw new InvalidOperationException(refused.Message, error);
+            throw new InvalidOperationException(
+                $"Entry {released} of the message, {first}, was released after it was added: nothing was sent, since its page may now hold another user's bytes. Releasing the {live} entries that still looked live failed too (inner exception); those that could be released were.",
+                error);
         }
 
         throw refused;

@@ -158,11 +158,14 @@ public static class ZcopySocketExtensions
     /// At once when nothing is pending or no ZeroCopy send ever ran on the socket. Await it before closing a
     /// socket whose zero-copy sends should finish gracefully, or before rewriting memory sent with ZeroCopy
     /// that you hold a reference on yourself. The kernel reports completion when the peer acknowledges the
-    /// bytes, so a peer that stops reading keeps it waiting: pass a token to bound the wait.
+    /// bytes, so a peer that stops reading keeps it waiting, and a completion the kernel's error queue lost
+    /// (<see cref="ZcopySocketStatistics.TruncatedErrorQueueEntries"/>) keeps its messages pending until the
+    /// socket is closed: pass a token to bound the wait, and close the socket when it fires.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> is null.</exception>
     /// <exception cref="OperationCanceledException">Through the returned task: <paramref name="cancellationToken"/>
-    /// was cancelled first. Nothing is released early; the messages stay pending.</exception>
+    /// was cancelled while something was pending (with nothing pending the task completes, cancelled token or
+    /// not). Nothing is released early; the messages stay pending.</exception>
     public static Task WaitForZcopyCompletionsAsync(this Socket socket, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(socket);

@@ -27,8 +27,8 @@ namespace NativeZcopy.Net;
 /// report on them after the close, so their refs were dropped without the kernel's word, and the folios and
 /// page runs they held were quarantined: unmapped at their final release, never reissued or kept, so no new
 /// piece can rewrite bytes the kernel may still be sending. Memory the caller still holds a reference on
-/// stays mapped and must not be rewritten. Wait for <paramref name="PendingMessages"/> to reach 0 before
-/// closing a socket to keep this at 0.</param>
+/// stays mapped and must not be rewritten. Await <see cref="ZcopySocketExtensions.WaitForZcopyCompletionsAsync"/>
+/// (<paramref name="PendingMessages"/> at 0) before closing a socket to keep this at 0.</param>
 /// <param name="TruncatedErrorQueueEntries">Error-queue entries whose control data the kernel cut short
 /// (MSG_CTRUNC) with no zero-copy completion in what fitted. If one was a completion, its messages stay
 /// pending until the socket closes and are then abandoned. Should stay 0: the reader's buffer holds 256

@@ -165,8 +165,6 @@ internal sealed class ZeroCopySocketState
                     "Another ZeroCopy SendZcopyAsync is still running on this socket; sends on one stream socket must not overlap.");
             }
 
-            _sending = true;
-
             // A send reads the error queue itself only once a few messages wait: each read costs a
             // system call (plus one that finds the queue empty), and the kernel merges completions, so
             // reading every eighth send releases as much for a fraction of the calls. The timer covers
@@ -176,7 +174,10 @@ internal sealed class ZeroCopySocketState
                 DrainLocked(readQueue: true, ref released, ref releasedCount);
             }
 
+            // Open only once recorded: if the drain or the list threw (out of memory), the caller releases the
+            // message itself and calls no EndSend, so an open send left behind would refuse every later one.
             _pending.Add(new PendingZeroCopySend { Entries = entries, Count = count, FirstId = _nextId, FirstCall = _zeroCopyCalls });
+            _sending = true;
         }
 
         Release(released, releasedCount);
@@ -262,7 +263,10 @@ internal sealed class ZeroCopySocketState
     /// </summary>
     private bool IsIdleLocked() => _pending.Count == 0 && !_sending && Volatile.Read(ref _releasing) == 0;
 
-    /// <summary>Completes the waiters' task when nothing is pending any more; always under the lock (see <see cref="IsIdleLocked"/>).</summary>
+    /// <summary>
+    /// Completes the waiters' task when nothing is pending any more: decided under the lock (see
+    /// <see cref="IsIdleLocked"/>), completed outside it.
+    /// </summary>
     private void SignalIfIdle()
     {
         TaskCompletionSource? idle;
@@ -573,21 +577,30 @@ internal sealed class ZeroCopySocketState
             return;
         }
 
-        for (int i = 0; i < count; i++)
+        try
         {
-            try
+            for (int i = 0; i < count; i++)
             {
-                ZcopyMessage.ReleaseEntries(released[i].Entries, released[i].Count, quarantine: released[i].Abandoned);
-            }
-            catch (InvalidOperationException)
-            {
-                // See the summary: already refused, nothing moved.
+                try
+                {
+                    ZcopyMessage.ReleaseEntries(released[i].Entries, released[i].Count, quarantine: released[i].Abandoned);
+                }
+                catch (InvalidOperationException)
+                {
+                    // See the summary: already refused, nothing moved.
+                }
+                finally
+                {
+                    // Whatever ReleaseEntries threw, the message is no longer pending: a waiter must not hang on it.
+                    Interlocked.Decrement(ref _releasing);
+                }
             }
 
-            Interlocked.Decrement(ref _releasing);
+            ArrayPool<PendingZeroCopySend>.Shared.Return(released, clearArray: true);
         }
-
-        ArrayPool<PendingZeroCopySend>.Shared.Return(released, clearArray: true);
-        SignalIfIdle();
+        finally
+        {
+            SignalIfIdle();
+        }
     }
 }

@@ -319,7 +319,12 @@ internal sealed class ThreadSlice
         }
     }
 
-    /// <summary>Owner only: references this thread released on <paramref name="entry"/>'s life and has not dropped yet.</summary>
+    /// <summary>
+    /// Owner only: references this thread released on <paramref name="entry"/>'s life and has not dropped yet.
+    /// A reclaimer (another thread's Trim or Dispose) may clear the deferral between two such reads; it clears
+    /// before it drops, so callers that compare this with the life's count read the count first
+    /// (<see cref="NativePages.RefCount"/>, <see cref="NativePages.IsLive(in BioVec)"/>).
+    /// </summary>
     public int DeferredRefsOn(long entry) => _deferred.Entry == entry ? _deferred.Refs : 0;
 
     /// <summary>

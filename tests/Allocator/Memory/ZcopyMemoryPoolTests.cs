@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
 using Xunit;
 
@@ -134,11 +135,13 @@ public sealed class ZcopyMemoryPoolTests
     [Fact]
     public void Renting_from_a_disposed_allocator_is_refused()
     {
-        var allocator = new ZcopyAllocator();
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions(), source, processors: 1);
         using var pool = new ZcopyMemoryPool(allocator);
         allocator.Dispose();
         Assert.Throws<ObjectDisposedException>(() => pool.Rent(64));
         Assert.Throws<ObjectDisposedException>(() => pool.Rent(100_000));    // a page run, refused too
+        Assert.Equal(0, source.Maps);                                         // before anything was mapped
     }
 
     [Fact]
