@@ -2,6 +2,7 @@ using System;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using Mono.Unix.Native;
 using static NativeZcopy.Native.Interop.Libc;
 
 namespace NativeZcopy.Native;
@@ -103,6 +104,29 @@ internal static unsafe class LinuxSocketCalls
             bool enabled = SetSockOpt((int)socket.DangerousGetHandle(), SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(int)) == 0;
             errno = enabled ? 0 : Marshal.GetLastPInvokeError();
             return enabled;
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The kernel socket behind the descriptor, as its inode number: two <see cref="Socket"/> objects over one
+    /// socket (a handle wrapped again, a duplicated descriptor) share it, and a descriptor number reused for
+    /// another socket does not. 0 when <c>fstat</c> fails.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static ulong KernelSocketId(SafeHandle socket)
+    {
+        bool added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added);
+            return Syscall.fstat((int)socket.DangerousGetHandle(), out Stat stat) == 0 ? stat.st_ino : 0;
         }
         finally
         {

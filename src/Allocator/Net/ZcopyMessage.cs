@@ -106,6 +106,11 @@ public sealed class ZcopyMessage : IDisposable
     /// reference on that page and sends the bytes in place; anything else (a managed array, the stack,
     /// malloc'd memory) is copied now into fragments of the message's allocator.
     /// </summary>
+    /// <remarks>
+    /// A span carries no page life, so it is checked against the page that lives at its address now: a span
+    /// kept over memory since released and reissued names its new owner's bytes, and those are what is sent.
+    /// Keep spans only while holding a reference, as for any use of the memory.
+    /// </remarks>
     /// <exception cref="OutOfMemoryException">The allocator could not map a folio for the copy.</exception>
     /// <exception cref="ObjectDisposedException">The message or its allocator was disposed.</exception>
     public unsafe void AddSpliced(ReadOnlySpan<byte> data)

@@ -93,7 +93,7 @@ public static class ZcopySocketExtensions
             if (!cancelled && (flags & ZcopySendFlags.ZeroCopy) != 0)
             {
                 ZeroCopySocketState state = ZeroCopySocketState.For(socket);
-                if (state.Enabled)
+                if (state.Enabled && state.ClaimsKernelSocket())
                 {
                     state.BeginSend(entries, count);
                     progress.ZeroCopy = state;

@@ -20,8 +20,10 @@ namespace NativeZcopy.Net;
 /// <param name="CompletionNotifications">Error-queue notifications read; the kernel merges consecutive
 /// completions into one range, so this is usually far below <paramref name="CompletedSendCalls"/>.</param>
 /// <param name="CopyingFallbackSends">ZeroCopy requests served by copying: every message sent on a socket
-/// that refused SO_ZEROCOPY, plus every single sendmsg call the kernel refused with ENOBUFS (its
-/// notification memory for the socket was full) and that was then made without MSG_ZEROCOPY.</param>
+/// that refused SO_ZEROCOPY, or through a second <see cref="Socket"/> object over a kernel socket another one
+/// sends ZeroCopy on (the kernel numbers zero-copy calls per socket, and one object keeps that numbering),
+/// plus every single sendmsg call the kernel refused with ENOBUFS (its notification memory for the socket was
+/// full) and that was then made without MSG_ZEROCOPY.</param>
 /// <param name="PendingMessages">Messages whose pages the kernel still holds: their refs are not yet dropped.</param>
 /// <param name="AbandonedMessages">Messages still waiting for the kernel when the socket was closed. Nobody can
 /// report on them after the close, so their refs were dropped without the kernel's word, and the folios and

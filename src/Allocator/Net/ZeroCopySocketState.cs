@@ -65,6 +65,18 @@ internal sealed class ZeroCopySocketState
     /// <summary>Each socket's state, living exactly as long as its socket.</summary>
     private static readonly ConditionalWeakTable<Socket, ZeroCopySocketState> s_states = new();
 
+    /// <summary>
+    /// The state that numbers each kernel socket's ZeroCopy sends (<see cref="ClaimsKernelSocket"/>), by the
+    /// socket's inode, weakly. Guarded by <see cref="s_kernelSocketsLock"/>.
+    /// </summary>
+    private static readonly Dictionary<ulong, WeakReference<ZeroCopySocketState>> s_kernelSockets = [];
+
+    /// <summary>Guards <see cref="s_kernelSockets"/> and <see cref="s_pruneKernelSocketsAt"/>.</summary>
+    private static readonly Lock s_kernelSocketsLock = new();
+
+    /// <summary>Entries at which the next claim first drops the entries of collected states.</summary>
+    private static int s_pruneKernelSocketsAt = 64;
+
     /// <summary>The timer's callback, one delegate for every socket.</summary>
     private static readonly TimerCallback s_onTimer = static state => ((ZeroCopySocketState)state!).OnTimer();
 
@@ -103,6 +115,13 @@ internal sealed class ZeroCopySocketState
     private uint _nextId;
 
     /// <summary>
+    /// 0 until the first ZeroCopy send asks; then 1 when this state numbers its kernel socket's ZeroCopy
+    /// sends, -1 when another state does (see <see cref="ClaimsKernelSocket"/>). Written once, under
+    /// <see cref="s_kernelSocketsLock"/>; read with Volatile.
+    /// </summary>
+    private int _claim;
+
+    /// <summary>
     /// What <see cref="WhenIdle"/> callers wait on, while any of them does: completed, and cleared, by the first
     /// <see cref="SignalIfIdle"/> that finds the state idle (see <see cref="IsIdleLocked"/>).
     /// </summary>
@@ -138,6 +157,66 @@ internal sealed class ZeroCopySocketState
 
     /// <summary>The socket's state if a ZeroCopy send ever ran on it.</summary>
     public static ZeroCopySocketState? Find(Socket socket) => s_states.TryGetValue(socket, out ZeroCopySocketState? state) ? state : null;
+
+    /// <summary>
+    /// True when this state may send with MSG_ZEROCOPY: it is the one state of its kernel socket that does.
+    /// The kernel numbers zero-copy calls, and queues their completions, per socket, not per descriptor or per
+    /// <see cref="Socket"/> object; a second <see cref="Socket"/> over the same socket (a handle wrapped again,
+    /// a duplicated descriptor) would count from 0 on its own, and each state's drain would read the other's
+    /// completions: messages credited with another's numbers, released while the kernel may still read them,
+    /// or never released. So the first state to send ZeroCopy keeps the numbering for as long as it lives
+    /// (even closed: a wrapper's close leaves the socket and its counter running), and every other one copies
+    /// (<see cref="ZcopySocketStatistics.CopyingFallbackSends"/>). A socket whose inode cannot be read claims.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public bool ClaimsKernelSocket()
+    {
+        int claim = Volatile.Read(ref _claim);
+        return claim != 0 ? claim > 0 : Claim();
+    }
+
+    /// <summary>The first <see cref="ClaimsKernelSocket"/>: registers this state for its socket's inode, or finds another there.</summary>
+    private bool Claim()
+    {
+        ulong id = OperatingSystem.IsLinux() ? LinuxSocketCalls.KernelSocketId(_socket.SafeHandle) : 0;
+        lock (s_kernelSocketsLock)
+        {
+            if (_claim == 0)
+            {
+                ZeroCopySocketState? other = null;
+                bool taken = id != 0 && s_kernelSockets.TryGetValue(id, out WeakReference<ZeroCopySocketState>? weak)
+                    && weak.TryGetTarget(out other) && other != this;
+                if (!taken && id != 0)
+                {
+                    PruneKernelSocketsLocked();
+                    s_kernelSockets[id] = new WeakReference<ZeroCopySocketState>(this);
+                }
+
+                Volatile.Write(ref _claim, taken ? -1 : 1);
+            }
+
+            return _claim > 0;
+        }
+    }
+
+    /// <summary>Drops the entries of collected states once the table has doubled since the last pruning.</summary>
+    private static void PruneKernelSocketsLocked()
+    {
+        if (s_kernelSockets.Count < s_pruneKernelSocketsAt)
+        {
+            return;
+        }
+
+        foreach ((ulong id, WeakReference<ZeroCopySocketState> weak) in s_kernelSockets)
+        {
+            if (!weak.TryGetTarget(out _))
+            {
+                s_kernelSockets.Remove(id);
+            }
+        }
+
+        s_pruneKernelSocketsAt = Math.Max(64, s_kernelSockets.Count * 2);
+    }
 
     /// <summary>Counts a ZeroCopy message that was sent copying instead.</summary>
     public void CountFallback()

@@ -638,6 +638,46 @@ public sealed class ZcopySocketExtensionsTests
         AssertNoLiveFolios(allocator);
     }
 
+    /// <summary>
+    /// The kernel numbers zero-copy calls per socket. Two Socket objects over one socket (a handle wrapped
+    /// again) must not both number them: the first to send ZeroCopy does, the other's ZeroCopy sends copy, and
+    /// every message of both is released once the kernel is done. Both send in turn, so each one's completion
+    /// could be read by the other's drain.
+    /// </summary>
+    [Fact]
+    public async Task A_second_Socket_over_one_kernel_socket_copies_its_ZeroCopy_sends_and_every_message_is_released()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        using var wrapper = new Socket(new SafeSocketHandle(pair.Sender.Handle, ownsHandle: false));
+        var expected = new MemoryStream();
+        var messages = new List<(Socket Via, ZcopyMessage Message)>();
+        for (int i = 0; i < 6; i++)
+        {
+            var message = new ZcopyMessage(allocator);
+            BioVec piece = allocator.Alloc(1000);
+            piece.AsSpan().Fill((byte)('a' + i));
+            expected.Write(piece.AsSpan());
+            message.Add(piece);
+            messages.Add((i % 2 == 0 ? wrapper : pair.Sender, message));
+        }
+
+        Task<byte[]> received = pair.ReadExactlyAsync(expected.Length);
+        foreach ((Socket via, ZcopyMessage message) in messages)
+        {
+            await via.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        }
+
+        Assert.Equal(expected.ToArray(), await received);
+        await wrapper.WaitForZcopyCompletionsAsync().WaitAsync(s_completionTimeout);
+        await pair.Sender.WaitForZcopyCompletionsAsync().WaitAsync(s_completionTimeout);
+        Assert.Equal(3, wrapper.GetZcopyStatistics().ZeroCopySendCalls);
+        Assert.Equal(3, wrapper.GetZcopyStatistics().CompletedSendCalls);
+        Assert.Equal(3, pair.Sender.GetZcopyStatistics().CopyingFallbackSends);
+        Assert.Equal(0, pair.Sender.GetZcopyStatistics().ZeroCopySendCalls);
+        AssertNoLiveFolios(allocator);
+    }
+
     /// <summary>Starts sending 16 MiB to a peer that does not read, and checks the send had to wait.</summary>
     private static async Task<(SocketPair Pair, List<BioVec> Runs, ValueTask<long> Sending)> StartStalledSendAsync(
         ZcopyAllocator allocator, ZcopySendFlags flags, CancellationToken cancellationToken)
