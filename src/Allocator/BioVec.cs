@@ -59,6 +59,10 @@ public readonly struct BioVec : IEquatable<BioVec>
     /// <summary>The side-table entry of the run life this piece was cut from, without the tracked bit.</summary>
     internal long Entry => _entry;
 
+    /// <summary>True when <paramref name="other"/> was cut from the same page life: a run of such pieces is released, or checked, as one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool SharesLifeWith(in BioVec other) => _page == other._page && _entry == other._entry;
+
     /// <summary>The piece's bytes. Valid while the caller holds its reference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public unsafe Span<byte> AsSpan() => new((void*)(_page + _offset), _length);

@@ -197,7 +197,7 @@ public static class NativePages
         {
             BioVec head = pieces[start];
             int end = start + 1;
-            while (end < pieces.Length && pieces[end].Page == head.Page && pieces[end].Entry == head.Entry)
+            while (end < pieces.Length && pieces[end].SharesLifeWith(head))
             {
                 end++;
             }

@@ -202,7 +202,7 @@ public sealed class ZcopyMessage : IDisposable
         {
             // A run of neighbouring pieces of one untracked page life (a message's header and trailer, slices
             // of one run) has one answer: the life's. A tracked life answers per piece.
-            if (i > 0 && !tracked && SameLife(entries[i], entries[i - 1]))
+            if (i > 0 && !tracked && entries[i].SharesLifeWith(entries[i - 1]))
             {
                 continue;
             }
@@ -247,9 +247,6 @@ public sealed class ZcopyMessage : IDisposable
 
         throw refused;
     }
-
-    /// <summary>True when two pieces name the same page life.</summary>
-    private static bool SameLife(in BioVec a, in BioVec b) => a.Page == b.Page && a.Entry == b.Entry;
 
     /// <summary>
     /// Hands the entries and their refs to the caller (a send) and marks the message disposed. False when
