@@ -678,6 +678,46 @@ public sealed class ZcopySocketExtensionsTests
         AssertNoLiveFolios(allocator);
     }
 
+    /// <summary>
+    /// Each kernel socket numbers its own ZeroCopy sends: many connections one after another each send
+    /// zero-copy (none is taken for another's second object), and the table of claims, pruned of closed and
+    /// collected sockets as it grows past 64, keeps working.
+    /// </summary>
+    [Fact]
+    public async Task Every_new_connection_sends_ZeroCopy_itself_while_the_claims_of_collected_sockets_are_pruned()
+    {
+        var allocator = new ZcopyAllocator();
+        for (int i = 0; i < 80; i++)
+        {
+            await SendOneZeroCopyMessageAsync(allocator, i);
+            if (i % 20 == 19)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }
+
+        AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>Connects a pair, sends one small ZeroCopy message, and checks it went zero-copy and was released.</summary>
+    private static async Task SendOneZeroCopyMessageAsync(ZcopyAllocator allocator, int index)
+    {
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        var message = new ZcopyMessage(allocator);
+        BioVec piece = allocator.Alloc(100);
+        piece.AsSpan().Fill((byte)index);
+        byte[] expected = piece.AsSpan().ToArray();
+        message.Add(piece);
+        Task<byte[]> received = pair.ReadExactlyAsync(expected.Length);
+        await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        Assert.Equal(expected, await received);
+        await pair.Sender.WaitForZcopyCompletionsAsync().WaitAsync(s_completionTimeout);
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.Equal(1, statistics.ZeroCopySendCalls);
+        Assert.Equal(0, statistics.CopyingFallbackSends);
+    }
+
     /// <summary>Starts sending 16 MiB to a peer that does not read, and checks the send had to wait.</summary>
     private static async Task<(SocketPair Pair, List<BioVec> Runs, ValueTask<long> Sending)> StartStalledSendAsync(
         ZcopyAllocator allocator, ZcopySendFlags flags, CancellationToken cancellationToken)
