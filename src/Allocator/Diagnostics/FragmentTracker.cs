@@ -176,7 +176,7 @@ internal sealed class FragmentTracker : IDisposable
     /// </summary>
     public static bool Holds(long entry, nint address)
     {
-        if ((PageSideTable.Run(entry).Owner as Arenas.FolioOwner)?.Tracker is not { } tracker)
+        if (TrackerOrNull(entry) is not { } tracker)
         {
             return false;
         }
@@ -264,9 +264,12 @@ internal sealed class FragmentTracker : IDisposable
     /// with the same exception as a release <see cref="FindLive"/> does not find.
     /// </summary>
     private static FragmentTracker TrackerOf(long entry) =>
-        (PageSideTable.Run(entry).Owner as Arenas.FolioOwner)?.Tracker
+        TrackerOrNull(entry)
         ?? throw new InvalidOperationException(
             $"The fragment's folio life (entry 0x{entry:X}) ended before its tracker was reached: the fragment was already released.");
+
+    /// <summary>The tracker of the entry's folio life, or null when the descriptor no longer holds a folio's life (it ended).</summary>
+    private static FragmentTracker? TrackerOrNull(long entry) => (PageSideTable.Run(entry).Owner as Arenas.FolioOwner)?.Tracker;
 
     /// <summary>The public view of records picked under the lock; stacks are formatted here, outside it.</summary>
     private static List<OutstandingFragment> Describe(List<(FragmentRecord Record, int Refs)> records, long now)
