@@ -75,8 +75,12 @@ public readonly struct BioVec : IEquatable<BioVec>
     {
         if ((uint)start > (uint)_length || (uint)length > (uint)(_length - start))
         {
+            // The parameter named is the one at fault: start when it is past the end, else length.
+            bool startValid = (uint)start <= (uint)_length;
             throw new ArgumentOutOfRangeException(
-                nameof(start), $"Slice({start}, {length}) does not lie inside a piece of {_length} bytes.");
+                startValid ? nameof(length) : nameof(start),
+                startValid ? length : start,
+                $"Slice({start}, {length}) does not lie inside a piece of {_length} bytes.");
         }
 
         return new BioVec(_page, _offset + start, length, Entry);

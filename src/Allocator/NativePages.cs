@@ -135,8 +135,9 @@ public static class NativePages
     /// even when some are not; then the first failure is thrown, a bad piece ahead of a refused unmap.
     /// </summary>
     /// <exception cref="InvalidOperationException">A piece is empty, or its page was already released or
-    /// holds fewer references than the pieces claim, or (with fragment tracking) a piece itself was already
-    /// released; the message names it.</exception>
+    /// holds fewer references than the pieces claim (a piece listed twice: every reference the page held is
+    /// dropped, as putting the pieces one at a time would, then the excess is reported), or (with fragment
+    /// tracking) a piece itself was already released; the message names it.</exception>
     public static void PutBatch(ReadOnlySpan<BioVec> pieces)
     {
         // A message's pieces the calling thread cut from its own slice go back in one critical section, with
@@ -234,7 +235,11 @@ public static class NativePages
                 }
                 else
                 {
-                    Release(entry, head.Address, end - start);
+                    // A run naming more references than the life holds (a piece listed twice) drops what the
+                    // life holds, as the same pieces put one at a time would, then reports the excess: refused
+                    // whole, the one reference really held would stay counted with no holder left to drop it,
+                    // and the page would stay mapped past its allocator's Dispose.
+                    Release(entry, head.Address, end - start, dropWhatIsLeft: true);
                 }
             }
             catch (InvalidOperationException error)
@@ -525,12 +530,14 @@ public static class NativePages
 
     /// <summary>
     /// Drops <paramref name="refs"/> on a live run; the thread that takes it to zero hands it to its owner.
-    /// Same compare-and-swap discipline as <see cref="AddRef"/>: a count never goes below zero (a release
-    /// of more refs than the run has is refused whole) and a dead run stays dead.
+    /// Same compare-and-swap discipline as <see cref="AddRef"/>: a count never goes below zero (without
+    /// <paramref name="dropWhatIsLeft"/>, a release of more refs than the run has is refused whole) and a dead
+    /// run stays dead.
     /// </summary>
     /// <remarks>
-    /// With <paramref name="dropWhatIsLeft"/> (deferred releases, see <see cref="ReleaseDeferred"/>), a live run
-    /// holding fewer than <paramref name="refs"/> has all it holds dropped, and the excess is reported after.
+    /// With <paramref name="dropWhatIsLeft"/> (deferred releases, see <see cref="ReleaseDeferred"/>, and
+    /// <see cref="PutBatch"/>'s runs), a live run holding fewer than <paramref name="refs"/> has all it holds
+    /// dropped, and the excess is reported after.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Release(long entry, nint address, int refs, bool dropWhatIsLeft = false)

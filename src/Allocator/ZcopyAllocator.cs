@@ -326,7 +326,26 @@ public sealed class ZcopyAllocator : IDisposable
             return TryAllocSliced(size, fullSize, out fragment);
         }
 
-        return EnterArena().TryAllocLocked(size, fullSize, _owner, throwOnFailure: false, out fragment);
+        return TryAllocFromArena(size, fullSize, out fragment);
+    }
+
+    /// <summary>
+    /// <see cref="TryAlloc"/> of a piece too large for a slice. The arena answers false when the OS refuses
+    /// a folio; a folio the OS mapped but the side table cannot register is an <see cref="OutOfMemoryException"/>
+    /// thrown with nothing held (the mapping is returned), which is the answer false too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAllocFromArena(int size, int fullSize, out BioVec fragment)
+    {
+        try
+        {
+            return EnterArena().TryAllocLocked(size, fullSize, _owner, throwOnFailure: false, out fragment);
+        }
+        catch (OutOfMemoryException)
+        {
+            fragment = default;
+            return false;
+        }
     }
 
     /// <summary>
@@ -359,8 +378,10 @@ public sealed class ZcopyAllocator : IDisposable
     /// <returns>The number of pieces written: <c>sizes.Length</c>.</returns>
     /// <exception cref="ArgumentException"><paramref name="pieces"/> is shorter than <paramref name="sizes"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is not in 1..<see cref="MaxFragmentSize"/>; the message names its index.</exception>
-    /// <exception cref="OutOfMemoryException">The OS refused a folio; the pieces already cut were released.</exception>
-    /// <exception cref="ObjectDisposedException">The allocator was disposed; the pieces already cut were released.</exception>
+    /// <exception cref="OutOfMemoryException">The OS refused a folio; the pieces already cut were released and
+    /// their slots cleared.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed; the pieces already cut were released
+    /// and their slots cleared.</exception>
     public int AllocBatch(ReadOnlySpan<int> sizes, Span<BioVec> pieces)
     {
         if (pieces.Length < sizes.Length)
@@ -414,8 +435,18 @@ public sealed class ZcopyAllocator : IDisposable
         catch
         {
             // The failure the caller must hear of is the one that stopped the batch, not a refused unmap met
-            // while giving the pieces back (which loses nothing).
-            NativePages.PutBatchToleratingRefusedUnmap(pieces[..done]);
+            // while giving the pieces back (which loses nothing). The slots are cleared: a released piece left
+            // there looks live while its folio is, and a caller cleaning up with PutBatch would release it
+            // again; an empty one is refused by name.
+            try
+            {
+                NativePages.PutBatchToleratingRefusedUnmap(pieces[..done]);
+            }
+            finally
+            {
+                pieces[..done].Clear();
+            }
+
             throw;
         }
 

@@ -28,17 +28,20 @@ public sealed class BioVecTests
     }
 
     [Theory]
-    [InlineData(-1, 1)]
-    [InlineData(0, 101)]
-    [InlineData(90, 11)]
-    [InlineData(101, 0)]
-    public void Slice_outside_the_piece_is_refused_with_the_range_in_the_message(int start, int length)
+    [InlineData(-1, 1, "start")]
+    [InlineData(0, 101, "length")]
+    [InlineData(90, 11, "length")]
+    [InlineData(3, -7, "length")]
+    [InlineData(101, 0, "start")]
+    public void Slice_outside_the_piece_is_refused_naming_the_parameter_at_fault_with_the_range_in_the_message(int start, int length, string paramName)
     {
         BioVec run = NativePages.Alloc(100);
         try
         {
             var error = Assert.Throws<ArgumentOutOfRangeException>(() => run.Slice(start, length));
             Assert.Contains($"Slice({start}, {length})", error.Message, StringComparison.Ordinal);
+            Assert.Equal(paramName, error.ParamName);
+            Assert.Equal(paramName == "start" ? start : length, error.ActualValue);
         }
         finally
         {

@@ -191,13 +191,18 @@ public sealed class ZcopyAllocatorBatchTests
     }
 
     [Fact]
-    public void AllocBatch_that_runs_out_of_memory_midway_releases_what_it_cut()
+    public void AllocBatch_that_runs_out_of_memory_midway_releases_what_it_cut_and_clears_its_slots()
     {
         var source = new FaultInjectingPageSource { FailMapNumber = 2 };
         var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096 }, source, processors: 1);
         var pieces = new BioVec[6];
 
         Assert.Throws<OutOfMemoryException>(() => allocator.AllocBatch([2000, 2000, 2000, 2000, 2000, 2000], pieces));
+
+        // The pieces cut before the failure were released: left in the span they would still look live while
+        // their folio is, and a caller cleaning up with PutBatch would release them a second time.
+        Assert.True(allocator.GetStatistics().FragmentsAllocated >= 1, "the failure came after a piece was cut");
+        Assert.All(pieces, piece => Assert.True(piece.IsEmpty, $"{piece} left in the span"));
 
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
@@ -284,14 +289,33 @@ public sealed class ZcopyAllocatorBatchTests
     }
 
     [Fact]
-    public void PutBatch_of_more_refs_than_a_page_holds_is_refused_whole()
+    public void PutBatch_of_more_refs_than_a_page_run_holds_drops_what_it_holds_then_reports_the_excess()
     {
-        BioVec run = NativePages.Alloc(100);
+        var source = new FaultInjectingPageSource();
+        var owner = new PageRunOwner(source);
+        BioVec run = NativePages.Alloc(100, owner);
+
         var error = Assert.Throws<InvalidOperationException>(() => NativePages.PutBatch([run, run, run]));
+
+        // As three Puts one at a time: the first drops the run's one reference and unmaps it, the rest are
+        // refused. Refused whole, the reference would stay counted with nobody left to drop it.
         Assert.Contains("fewer than the 3", error.Message, StringComparison.Ordinal);
-        Assert.Equal(1, NativePages.RefCount(run.Page));
-        NativePages.PutBatch([run]);
         Assert.False(NativePages.IsCurrent(run));
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void PutBatch_of_a_folio_piece_listed_twice_releases_the_folio_by_the_allocators_Dispose()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false }, source, processors: 1);
+        BioVec piece = allocator.Alloc(100);
+        allocator.Dispose(); // the arena lets its folio go: the piece holds the folio's last reference
+
+        var error = Assert.Throws<InvalidOperationException>(() => NativePages.PutBatch([piece, piece]));
+
+        Assert.Contains("fewer than the 2", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, source.BytesMapped);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using NativeZcopy.ThreadCache;
 using NativeZcopy.Tests.Support;
@@ -44,6 +45,32 @@ public sealed class ZcopyAllocatorTryAllocTests
 
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    /// <summary>
+    /// A folio the OS mapped but the side table cannot register (here: above the address space it covers) is an
+    /// out-of-memory failure for Alloc, so TryAlloc answers false for it, whether the piece is cut from a thread
+    /// slice or, past the largest sliced size, straight from the arena.
+    /// </summary>
+    [Theory]
+    [InlineData(100)]
+    [InlineData(20_000)]
+    public void TryAlloc_answers_false_when_a_mapped_folio_cannot_be_registered(int size)
+    {
+        var source = new FaultInjectingPageSource { MapAboveAddressSpace = true };
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions(), source, processors: 1);
+        using (var thread = new DedicatedThread())
+        {
+            thread.Run(() =>
+            {
+                Assert.False(allocator.TryAlloc(size, out BioVec piece));
+                Assert.True(piece.IsEmpty);
+                Assert.Throws<OutOfMemoryException>(() => allocator.Alloc(size));
+            });
+        }
+
+        allocator.Dispose();
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
     }
 }

@@ -28,6 +28,16 @@ internal sealed class FaultInjectingPageSource : PageSource
     /// <summary>When set, every map fails.</summary>
     public bool FailAllMaps { get; set; }
 
+    /// <summary>
+    /// When set, every map "succeeds" at <see cref="AboveAddressSpace"/>, an address above the side table's
+    /// reach, without calling the OS: the side table then refuses to register it (a managed failure after
+    /// a successful system call). Unmaps of that address succeed without the OS.
+    /// </summary>
+    public bool MapAboveAddressSpace { get; set; }
+
+    /// <summary>The address maps return while <see cref="MapAboveAddressSpace"/> is set: 2^56, past any 48-bit space.</summary>
+    public const long AboveAddressSpace = 1L << 56;
+
     /// <summary>When set, every unmap fails (and the pages stay mapped). Volatile: hooks flip it from other threads.</summary>
     public bool FailUnmaps
     {
@@ -67,6 +77,12 @@ internal sealed class FaultInjectingPageSource : PageSource
             return 0;
         }
 
+        if (MapAboveAddressSpace)
+        {
+            error = 0;
+            return unchecked((nint)AboveAddressSpace);
+        }
+
         Action? hook = OnNextMap;
         OnNextMap = null;
         hook?.Invoke();
@@ -94,6 +110,12 @@ internal sealed class FaultInjectingPageSource : PageSource
 
     public override bool TryUnmap(nint address, nuint length, out int error)
     {
+        if (address == unchecked((nint)AboveAddressSpace))
+        {
+            error = 0;
+            return true;
+        }
+
         if (FailUnmaps)
         {
             error = InjectedError;

@@ -111,7 +111,8 @@ public sealed class ZcopyMessage : IDisposable
     /// kept over memory since released and reissued names its new owner's bytes, and those are what is sent.
     /// Keep spans only while holding a reference, as for any use of the memory.
     /// </remarks>
-    /// <exception cref="OutOfMemoryException">The allocator could not map a folio for the copy.</exception>
+    /// <exception cref="OutOfMemoryException">The allocator could not map a folio for the copy. The message is
+    /// unchanged: the chunks already copied were released.</exception>
     /// <exception cref="ObjectDisposedException">The message or its allocator was disposed.</exception>
     public unsafe void AddSpliced(ReadOnlySpan<byte> data)
     {
@@ -131,11 +132,35 @@ public sealed class ZcopyMessage : IDisposable
             }
         }
 
+        // Copied in chunks of the largest piece. All or nothing: a failure after some chunks (no folio for the
+        // next) releases the chunks appended so far, so the message never sends part of the data, nor sends it
+        // twice when the caller retries.
+        int count = _count;
+        long length = _length;
         int chunk = _allocator.MaxFragmentSize;
-        for (int start = 0; start < data.Length; start += chunk)
+        try
         {
-            EnsureRoom();
-            Append(_allocator.MemDup(data.Slice(start, Math.Min(chunk, data.Length - start))));
+            for (int start = 0; start < data.Length; start += chunk)
+            {
+                EnsureRoom();
+                Append(_allocator.MemDup(data.Slice(start, Math.Min(chunk, data.Length - start))));
+            }
+        }
+        catch
+        {
+            Span<BioVec> appended = _entries.AsSpan(count, _count - count);
+            try
+            {
+                NativePages.PutBatchToleratingRefusedUnmap(appended); // a refused unmap loses nothing; the failure is the copy's
+            }
+            finally
+            {
+                appended.Clear();
+                _count = count;
+                _length = length;
+            }
+
+            throw;
         }
     }
 

@@ -55,6 +55,8 @@ public static class ZcopySocketExtensions
     /// <see cref="ZcopySendFlags.ZeroCopy"/>). Sends on one socket must not overlap.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="message"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="flags"/> has a bit other than
+    /// <see cref="ZcopySendFlags.ZeroCopy"/>. The message is left as it was, still the caller's.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or already sent, or the socket was closed.</exception>
     /// <exception cref="InvalidOperationException">The socket is not a connected stream socket, or another
     /// ZeroCopy send is running on it, or an entry was released after it was added to the message (nothing
@@ -76,6 +78,13 @@ public static class ZcopySocketExtensions
     {
         ArgumentNullException.ThrowIfNull(socket);
         ArgumentNullException.ThrowIfNull(message);
+        if ((flags & ~ZcopySendFlags.ZeroCopy) != 0)
+        {
+            // Refused before the message is taken: a flag this version does not know may be one a caller
+            // relies on (a later version's), and sending as if it were absent would not do what was asked.
+            throw new ArgumentOutOfRangeException(nameof(flags), flags, $"Unknown send flags 0x{(int)flags:X}: the only flag is ZeroCopy (0x{(int)ZcopySendFlags.ZeroCopy:X}). The message was not taken.");
+        }
+
         if (!message.TryTakeEntries(out BioVec[] entries, out int count))
         {
             throw new ObjectDisposedException(nameof(ZcopyMessage), "The message was already disposed or sent: a message is sent at most once.");
@@ -290,6 +299,14 @@ public static class ZcopySocketExtensions
     }
 
     /// <summary>Hands the message's refs on: to the ZeroCopy pending list, or straight back.</summary>
+    /// <remarks>
+    /// Never throws for the release. The entries were checked live before the first byte, so what a release
+    /// can still refuse here is misuse during or behind the send (a piece added twice on one reference, or
+    /// released by its holder while the message owned it): every reference the pages held is dropped all the
+    /// same (<see cref="NativePages.PutBatch"/>), and the error would either tell a caller whose bytes went out
+    /// that the send failed (it would send them again) or replace a failed send's own error. A ZeroCopy
+    /// message's completion drops its references the same way (<see cref="ZeroCopySocketState"/>).
+    /// </remarks>
     private static void Finish(ref SendProgress progress)
     {
         if (progress.ZeroCopy is { } state)
@@ -300,7 +317,14 @@ public static class ZcopySocketExtensions
         else if (progress.Entries is { } entries)
         {
             progress.Entries = null!;
-            ZcopyMessage.ReleaseEntries(entries, progress.Count);
+            try
+            {
+                ZcopyMessage.ReleaseEntries(entries, progress.Count);
+            }
+            catch (InvalidOperationException)
+            {
+                // See the remarks: everything held was dropped; the send's own outcome is what the caller gets.
+            }
         }
     }
 

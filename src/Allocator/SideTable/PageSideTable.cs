@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -247,6 +248,14 @@ internal static partial class PageSideTable
         long entry;
         lock (s_registrationLock)
         {
+            // Everything that can fail (a leaf's or a chunk's allocation, the descriptor limit) comes before the
+            // first write, so a failure leaves the table as it was: no descriptor half-filled, no slot naming an
+            // entry that was never counted live. A leaf created for nothing stays; it is empty and reused.
+            for (ulong leaf = firstPage >> LeafBits; leaf <= lastPage >> LeafBits; leaf++)
+            {
+                LeafFor(leaf << LeafBits);
+            }
+
             int index = TakeIndex();
             ref PageRun run = ref s_chunks[index >> ChunkBits]![index & ((1 << ChunkBits) - 1)];
             run.Base = address;
@@ -329,11 +338,9 @@ internal static partial class PageSideTable
                 return;
             }
 
-            if (s_freeCount == s_freeIndices.Length)
-            {
-                Array.Resize(ref s_freeIndices, s_freeIndices.Length * 2);
-            }
-
+            // Room is certain: TakeIndex grows the free list with every new index, so nothing here allocates
+            // (a failure after the writes above would lose the index with the run half unregistered).
+            Debug.Assert(s_freeCount < s_freeIndices.Length, "the free list has room for every index ever taken");
             s_freeIndices[s_freeCount++] = (int)((uint)entry & EntryIndexMask) - 1;
         }
     }
@@ -402,6 +409,13 @@ internal static partial class PageSideTable
         if (chunk is null)
         {
             Volatile.Write(ref chunk, new PageRun[1 << ChunkBits]);
+        }
+
+        // The free list keeps room for every index ever taken, so Unregister, which writes the run dead before
+        // it files the index, never has to allocate. Grown here, before Register writes anything.
+        if (index >= s_freeIndices.Length)
+        {
+            Array.Resize(ref s_freeIndices, s_freeIndices.Length * 2);
         }
 
         s_nextIndex = index + 1;

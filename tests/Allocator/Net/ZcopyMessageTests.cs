@@ -109,6 +109,25 @@ public sealed class ZcopyMessageTests
     }
 
     [Fact]
+    public void AddSpliced_that_runs_out_of_folios_partway_leaves_the_message_unchanged_and_releases_the_chunks_it_copied()
+    {
+        var source = new FaultInjectingPageSource { FailMapNumber = 2 };
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 4096, ThreadCache = false }, source, processors: 1);
+        using var message = new ZcopyMessage(allocator);
+        message.AddSpliced(new byte[] { 9 });
+        byte[] data = new byte[allocator.MaxFragmentSize * 3];
+
+        Assert.Throws<OutOfMemoryException>(() => message.AddSpliced(data));
+
+        Assert.True(allocator.GetStatistics().FragmentsAllocated >= 2, "the failure came after a chunk was copied");
+        Assert.Equal(1, message.Count);
+        Assert.Equal(1, message.Length);
+        message.Dispose();
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
     public void A_range_running_past_its_native_run_is_not_taken_and_moves_no_count()
     {
         // AddSpliced copies such a range; reading past the run could fault, so the decision is checked

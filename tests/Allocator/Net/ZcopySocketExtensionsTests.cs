@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using NativeZcopy.Net;
+using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
 using Xunit;
 
@@ -519,6 +520,47 @@ public sealed class ZcopySocketExtensionsTests
         AssertNoLiveFolios(allocator);
     }
 
+    [Fact]
+    public async Task Unknown_flags_are_refused_naming_them_and_leave_the_message_the_callers()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        using var message = new ZcopyMessage(allocator);
+        message.AddSpliced(new byte[] { 1, 2, 3 });
+
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await pair.Sender.SendZcopyAsync(message, (ZcopySendFlags)6));
+
+        Assert.Equal("flags", error.ParamName);
+        Assert.Contains("0x6", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, message.Count);
+        Task<byte[]> received = pair.ReadExactlyAsync(3);
+        Assert.Equal(3, await pair.Sender.SendZcopyAsync(message));
+        Assert.Equal(new byte[] { 1, 2, 3 }, await received);
+    }
+
+    /// <summary>
+    /// A page run added twice on its one reference (misuse): the bytes go out, so the send reports them sent,
+    /// not an error a caller would answer by sending again, and the run's one reference is dropped, so nothing
+    /// stays mapped (refusing the release whole kept it mapped for good).
+    /// </summary>
+    [Fact]
+    public async Task A_copying_send_of_a_run_added_twice_reports_the_bytes_sent_and_leaves_nothing_mapped()
+    {
+        var source = new FaultInjectingPageSource();
+        var owner = new PageRunOwner(source);
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        BioVec run = NativePages.Alloc(100, owner);
+        var message = new ZcopyMessage();
+        message.Add(run);
+        message.Add(run);
+        Task<byte[]> received = pair.ReadExactlyAsync(200);
+
+        Assert.Equal(200, await pair.Sender.SendZcopyAsync(message));
+
+        await received;
+        Assert.Equal(0, source.BytesMapped);
+    }
+
     /// <summary>
     /// A piece released behind the message's back after it was added names a page that may belong to someone
     /// else by the time the message is sent: the send refuses the whole message before any byte goes out, and
@@ -580,8 +622,7 @@ public sealed class ZcopySocketExtensionsTests
 
         Assert.Contains("Entry 2 of the message", error.Message, StringComparison.Ordinal);
         Assert.Contains($"0x{twice.Page:X}", error.InnerException!.Message, StringComparison.Ordinal);
-        Assert.Equal(1, NativePages.RefCount(twice.Page));        // PutBatch refuses two drops on one reference whole
-        NativePages.Put(twice);
+        Assert.False(NativePages.IsCurrent(twice));               // its one reference dropped, then the excess reported
     }
 
     [Fact]
