@@ -97,7 +97,9 @@ public sealed class ZcopyAllocatorOptions
     /// A tracked fragment still outstanding this long after its allocation is reported as leaked, once,
     /// through <see cref="ZcopyAllocator.FragmentLeaked"/> and <see cref="ZcopyStatistics.FragmentsLeaked"/>,
     /// by a check that runs every half of this (between 1 and 30 seconds).
-    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the periodic check off. Default: one minute.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns the periodic check off. Default: one minute, far longer
+    /// than a piece stays in a send on a healthy connection, and short enough that a leak is reported while
+    /// someone is looking.
     /// Whatever it is, Dispose reports every tracked fragment still outstanding.
     /// </summary>
     public TimeSpan LeakReportAge { get; init; } = TimeSpan.FromMinutes(1);

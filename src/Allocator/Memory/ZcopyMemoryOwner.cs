@@ -43,7 +43,11 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// <summary>The piece whose one page reference this owner holds. Never changes.</summary>
     private readonly BioVec _piece;
 
-    /// <summary>The bit of <see cref="_state"/> set once the owner is disposed.</summary>
+    /// <summary>
+    /// The bit of <see cref="_state"/> set once the owner is disposed. The highest below the sign bit, so the word
+    /// stays non-negative and leaves room for 2^30 - 1 pins (<see cref="Pin"/> refuses one more, so a count never
+    /// carries into it).
+    /// </summary>
     private const int DisposedBit = 1 << 30;
 
     /// <summary>The bits of <see cref="_state"/> below <see cref="DisposedBit"/>: the pins outstanding.</summary>

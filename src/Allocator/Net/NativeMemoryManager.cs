@@ -14,7 +14,7 @@ internal sealed unsafe class NativeMemoryManager : MemoryManager<byte>
     /// <summary>First byte of the current range. Owned by the one send using this manager.</summary>
     private nint _address;
 
-    /// <summary>Bytes in the current range.</summary>
+    /// <summary>Bytes in the current range. Owned by the one send using this manager.</summary>
     private int _length;
 
     /// <summary>Points the manager at another range and returns memory over it.</summary>

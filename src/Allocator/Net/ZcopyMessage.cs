@@ -27,7 +27,10 @@ namespace NativeZcopy.Net;
 /// </remarks>
 public sealed class ZcopyMessage : IDisposable
 {
-    /// <summary>Entries in a fresh message's first array.</summary>
+    /// <summary>
+    /// Entries in a fresh message's first array: a header, a few data page runs and a trailer fit without
+    /// growing it.
+    /// </summary>
     private const int InitialCapacity = 8;
 
     /// <summary>Where copied <see cref="AddSpliced"/> bytes are cut from.</summary>
@@ -36,10 +39,18 @@ public sealed class ZcopyMessage : IDisposable
     /// <summary>The entries, rented; empty until the first add. Owned by the building thread.</summary>
     private BioVec[] _entries = [];
 
-    /// <summary>Entries in use.</summary>
+    /// <summary>
+    /// Entries in use. Owned by the building thread, like <see cref="_entries"/>: written by the adds, read
+    /// by <see cref="Count"/>, zeroed by the one <see cref="TryTakeEntries"/> (a send or Dispose) that sets
+    /// <see cref="_disposed"/>.
+    /// </summary>
     private int _count;
 
-    /// <summary>Sum of the entries' lengths.</summary>
+    /// <summary>
+    /// Sum of the entries' lengths. Owned by the building thread, like <see cref="_entries"/>: written by the
+    /// adds, read by <see cref="Length"/>, zeroed by the one <see cref="TryTakeEntries"/> that sets
+    /// <see cref="_disposed"/>.
+    /// </summary>
     private long _length;
 
     /// <summary>1 once disposed or handed to a send; set once with Interlocked.</summary>

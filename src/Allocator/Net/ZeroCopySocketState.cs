@@ -53,10 +53,16 @@ namespace NativeZcopy.Net;
 /// </remarks>
 internal sealed class ZeroCopySocketState
 {
-    /// <summary>First back-off step of the completion timer, in milliseconds.</summary>
+    /// <summary>
+    /// First back-off step of the completion timer, in milliseconds: short, since a completion usually comes
+    /// within a tick or two (on loopback, with the peer's ACK), and a message's pages stay held until it is read.
+    /// </summary>
     private const int FirstPollDelay = 1;
 
-    /// <summary>Longest back-off step of the completion timer, in milliseconds.</summary>
+    /// <summary>
+    /// Longest back-off step of the completion timer, in milliseconds: a message waits at most about this long
+    /// past its completion to be released, and a socket whose completions stall wakes about 16 times a second.
+    /// </summary>
     private const int MaxPollDelay = 64;
 
     /// <summary>Messages waiting before a new send reads the error queue itself.</summary>
@@ -74,7 +80,11 @@ internal sealed class ZeroCopySocketState
     /// <summary>Guards <see cref="s_kernelSockets"/> and <see cref="s_pruneKernelSocketsAt"/>.</summary>
     private static readonly Lock s_kernelSocketsLock = new();
 
-    /// <summary>Entries at which the next claim first drops the entries of collected states.</summary>
+    /// <summary>
+    /// Entries at which the next claim first drops the entries of collected states. Guarded by
+    /// <see cref="s_kernelSocketsLock"/>. Twice what a pruning leaves, so its walk is amortized O(1) per claim,
+    /// and never under 64, so a small table is not walked every few claims.
+    /// </summary>
     private static int s_pruneKernelSocketsAt = 64;
 
     /// <summary>The timer's callback, one delegate for every socket.</summary>
@@ -215,6 +225,8 @@ internal sealed class ZeroCopySocketState
             }
         }
 
+        // Twice what is left amortizes the next walk over as many claims; the floor spares a small table a walk
+        // every few claims.
         s_pruneKernelSocketsAt = Math.Max(64, s_kernelSockets.Count * 2);
     }
 

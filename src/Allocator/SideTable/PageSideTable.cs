@@ -63,7 +63,11 @@ internal static partial class PageSideTable
     /// </summary>
     private const int LeafBits = 18;
 
-    /// <summary>Descriptors per chunk: 1024 x 64 B = 64 KiB, allocated as runs are first needed.</summary>
+    /// <summary>
+    /// Descriptors per chunk. The chunk root is allocated whole when the table starts, a chunk when first
+    /// needed: bigger chunks shrink the root but make a process with few runs allocate more up front. At 2^10
+    /// both stay small: 1024 x 64 B = 64 KiB chunks and a root of 16 Ki references.
+    /// </summary>
     private const int ChunkBits = 10;
 
     /// <summary>
@@ -94,7 +98,11 @@ internal static partial class PageSideTable
     /// <summary>Guards leaf and chunk creation, the free list and <see cref="s_nextIndex"/>.</summary>
     private static readonly Lock s_registrationLock = new();
 
-    /// <summary>Descriptor indices free for reuse. Owned by <see cref="s_registrationLock"/>.</summary>
+    /// <summary>
+    /// Descriptor indices free for reuse. Owned by <see cref="s_registrationLock"/>. Always has room for every
+    /// index ever taken (<see cref="TakeIndex"/> doubles it as new indices are handed out), so filing a freed
+    /// index never allocates; 256 entries (1 KiB) is what a process with few live runs ever needs.
+    /// </summary>
     private static int[] s_freeIndices = new int[256];
 
     /// <summary>How many of <see cref="s_freeIndices"/> are in use. Owned by <see cref="s_registrationLock"/>.</summary>
@@ -109,7 +117,10 @@ internal static partial class PageSideTable
     /// </summary>
     private static int s_retiredIndices;
 
-    /// <summary>Live runs (registered, not yet unregistered), for statistics and consistency checks.</summary>
+    /// <summary>
+    /// Live runs (registered, not yet unregistered), for statistics and consistency checks. Owned by
+    /// <see cref="s_registrationLock"/>; read with Volatile outside it.
+    /// </summary>
     private static int s_liveRuns;
 
     /// <summary>Bytes of all runs registered now (the metrics' process total). Owned by <see cref="s_registrationLock"/>.</summary>

@@ -205,6 +205,9 @@ internal sealed class ThreadSlice
     public int TakeBackRun(ReadOnlySpan<BioVec> pieces)
     {
         int taken = 0;
+
+        // A hint outside the section, as in TryTakeBack, so a run of other memory pays no store; every piece is
+        // checked again inside.
         if (pieces.Length != 0 && pieces[0].Entry == _slice.Entry)
         {
             Volatile.Write(ref _busy, 1);

@@ -23,7 +23,12 @@ internal static class ThreadSliceRegistry
     /// <summary>The registered slices; copy-on-write under <see cref="s_lock"/>, read with Volatile.</summary>
     private static ThreadSlice[] s_slices = [];
 
-    /// <summary>Slice count at which the next registration first prunes slices of dead threads.</summary>
+    /// <summary>
+    /// Slice count at which the next registration first prunes slices of dead threads. Owned by
+    /// <see cref="s_lock"/>. A pruning walks every slot, and passes a process-wide barrier when a thread died;
+    /// set to twice what it leaves, so its cost is amortized O(1) per add, and never under 64, so a process
+    /// with few threads does not pay for it every few registrations.
+    /// </summary>
     private static int s_pruneAt = 64;
 
     /// <summary>The lock that serializes registration and reclaiming, for tests that hold a reclaim (a Trim's, a Dispose's) at a chosen point.</summary>
@@ -42,6 +47,9 @@ internal static class ThreadSliceRegistry
             if (slices.Length >= s_pruneAt)
             {
                 reclaimed = ReclaimLocked(allocator: null, deadOnly: true, out slices);
+
+                // Twice what is left amortizes the next walk over as many adds; the floor spares a short list
+                // a walk and a barrier every few registrations (see s_pruneAt).
                 s_pruneAt = Math.Max(64, slices.Length * 2);
             }
 
