@@ -12,7 +12,7 @@ internal static partial class Interop
         /// called without overlapped I/O. 0, or SOCKET_ERROR with the error in WSAGetLastError (which
         /// SetLastError captures: it is GetLastError).
         /// </summary>
-        [LibraryImport(LibraryName, EntryPoint = "WSASend", SetLastError = true)]
+        [LibraryImport(Libraries.Ws2_32, EntryPoint = "WSASend", SetLastError = true)]
         internal static unsafe partial int WSASend(
             nint socket,
             WSABUF* buffers,

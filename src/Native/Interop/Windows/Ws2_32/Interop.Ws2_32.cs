@@ -5,9 +5,6 @@ internal static partial class Interop
     /// <summary>Winsock 2 (ws2_32.dll): the gathering send.</summary>
     internal static partial class Ws2_32
     {
-        /// <summary>The Winsock 2 library.</summary>
-        internal const string LibraryName = "ws2_32.dll";
-
         /// <summary>WSASend's failure return: SOCKET_ERROR in winsock2.h.</summary>
         internal const int SOCKET_ERROR = -1;
 
