@@ -17,14 +17,4 @@ internal sealed record PairedResult(
     double Ratio,
     double RatioLow,
     double RatioHigh,
-    double OursAllocatedPerOp)
-{
-    /// <summary>
-    /// "yes" when the whole interval is within the bound, "no" when all of it is over, "on the bound" when the
-    /// bound falls inside it: a verdict the host's next period could turn.
-    /// </summary>
-    public string Verdict =>
-        RatioHigh <= Comparison.Bound ? "yes" :
-        RatioLow > Comparison.Bound ? "no" :
-        "on the bound";
-}
+    double OursAllocatedPerOp);

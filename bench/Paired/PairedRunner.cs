@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Runtime;
 
 namespace NativeZcopy.Bench.Paired;
 
@@ -35,11 +36,22 @@ internal static class PairedRunner
     private const double SampleSeconds = 0.002;
 
     /// <summary>
-    /// Warm-up before calibration: the runtime starts counting calls 100 ms after the last new method was
-    /// compiled and promotes a method after 30 calls, in the background; 600 ms of both sides in turn leaves
-    /// every loop at its final tier before a round is timed.
+    /// Shortest warm-up before calibration. The runtime starts counting calls only once no new method has been
+    /// compiled for 100 ms, and with profile-guided optimization a method passes an instrumented tier before
+    /// its final one, each promotion behind that delay, compiled in the background; in-process benchmarks here
+    /// have been seen to reach their final code after about 0.6 s (docs/benchmarks.md, "Short run").
     /// </summary>
     private const double WarmupSeconds = 0.6;
+
+    /// <summary>
+    /// The warm-up also goes on until no method has been compiled for this long (at most
+    /// <see cref="MaxWarmupSeconds"/>): twice the runtime's 100 ms call-counting delay, so a promotion still
+    /// pending would have shown.
+    /// </summary>
+    private const double QuietJitSeconds = 0.2;
+
+    /// <summary>Longest warm-up: a process that keeps compiling (a timer's callback, say) is measured anyway.</summary>
+    private const double MaxWarmupSeconds = 3;
 
     /// <summary>z for a two-sided 95% interval.</summary>
     private const double Z95 = 1.96;
@@ -48,12 +60,7 @@ internal static class PairedRunner
     public static PairedResult Measure(PairedComparison comparison)
     {
         ArgumentNullException.ThrowIfNull(comparison);
-        long warmupEnd = Stopwatch.GetTimestamp() + (long)(WarmupSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < warmupEnd)
-        {
-            comparison.Ours();
-            comparison.Peer();
-        }
+        WarmUp(comparison);
 
         int oursInvocations = InvocationsPerSample(comparison.Ours);
         int peerInvocations = InvocationsPerSample(comparison.Peer);
@@ -100,6 +107,36 @@ internal static class PairedRunner
             ratios[low],
             ratios[high],
             oursAllocated / (oursOps * Rounds));
+    }
+
+    /// <summary>
+    /// Runs both sides in turn, through <see cref="Time"/> as the rounds do (so its loop is warm too), for at
+    /// least <see cref="WarmupSeconds"/> and until the JIT has compiled nothing for <see cref="QuietJitSeconds"/>.
+    /// </summary>
+    private static void WarmUp(PairedComparison comparison)
+    {
+        long start = Stopwatch.GetTimestamp();
+        long compiled = JitInfo.GetCompiledMethodCount();
+        long quietSince = start;
+        while (true)
+        {
+            Time(comparison.Ours, 1);
+            Time(comparison.Peer, 1);
+            long now = Stopwatch.GetTimestamp();
+            long count = JitInfo.GetCompiledMethodCount();
+            if (count != compiled)
+            {
+                compiled = count;
+                quietSince = now;
+            }
+
+            double elapsed = (double)(now - start) / Stopwatch.Frequency;
+            bool quiet = (double)(now - quietSince) / Stopwatch.Frequency >= QuietJitSeconds;
+            if ((elapsed >= WarmupSeconds && quiet) || elapsed >= MaxWarmupSeconds)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>Invocations that take about <see cref="SampleSeconds"/>, from the quickest of a few timed ones.</summary>

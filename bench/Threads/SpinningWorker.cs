@@ -31,7 +31,12 @@ internal sealed class SpinningWorker : IDisposable
     }
 
     /// <summary>Asks the worker to run its job once more.</summary>
-    public void Start() => Volatile.Write(ref _requested, _requested + 1);
+    /// <exception cref="ObjectDisposedException">The worker was stopped: <see cref="Wait"/> would spin forever.</exception>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        Volatile.Write(ref _requested, _requested + 1);
+    }
 
     /// <summary>Waits until every requested job has run.</summary>
     public void Wait()

@@ -435,16 +435,17 @@ public sealed class ZcopyAllocator : IDisposable
         catch
         {
             // The failure the caller must hear of is the one that stopped the batch, not a refused unmap met
-            // while giving the pieces back (which loses nothing). The slots are cleared: a released piece left
-            // there looks live while its folio is, and a caller cleaning up with PutBatch would release it
-            // again; an empty one is refused by name.
+            // while giving the pieces back (which loses nothing). Every slot of the batch is cleared, not only
+            // the first `done`: a carved run gives its pieces back itself when recording them fails, before
+            // `done` counts them. A released piece left in a slot looks live while its folio is, and a caller
+            // cleaning up with PutBatch would release it again; an empty one is refused by name.
             try
             {
                 NativePages.PutBatchToleratingRefusedUnmap(pieces[..done]);
             }
             finally
             {
-                pieces[..done].Clear();
+                pieces[..sizes.Length].Clear();
             }
 
             throw;

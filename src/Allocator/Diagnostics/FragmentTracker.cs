@@ -76,9 +76,9 @@ internal sealed class FragmentTracker : IDisposable
         if (leakAge != Timeout.InfiniteTimeSpan)
         {
             // The timer holds the tracker weakly: an allocator dropped without Dispose must stay collectable.
-            // Half the age, so a leak is reported by 1.5 times its age; at least 1 s, since a check walks every
-            // record under the lock tracked Gets and Puts take; at most 30 s, so a leak under a long age is
-            // reported within 30 s of reaching it.
+            // Half the age, so a leak is reported within half its age of reaching it; at least 1 s, since a check
+            // walks every record under the lock tracked Gets and Puts take (an age under 2 s is reported up to
+            // 1 s late); at most 30 s, so a leak under a long age is reported within 30 s of reaching it.
             TimeSpan period = TimeSpan.FromTicks(Math.Clamp(leakAge.Ticks / 2, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
             _timer = new Timer(static state => OnTimer((WeakReference<FragmentTracker>)state!), new WeakReference<FragmentTracker>(this), period, period);
         }

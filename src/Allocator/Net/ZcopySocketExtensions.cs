@@ -115,13 +115,13 @@ public static class ZcopySocketExtensions
         }
         catch
         {
-            ZcopyMessage.ReleaseEntries(entries, count);
+            ReleaseTaken(entries, count);
             throw;
         }
 
         if (cancelled)
         {
-            ZcopyMessage.ReleaseEntries(entries, count);
+            ReleaseTaken(entries, count);
             return ValueTask.FromCanceled<long>(cancellationToken);
         }
 
@@ -299,14 +299,6 @@ public static class ZcopySocketExtensions
     }
 
     /// <summary>Hands the message's refs on: to the ZeroCopy pending list, or straight back.</summary>
-    /// <remarks>
-    /// Never throws for the release. The entries were checked live before the first byte, so what a release
-    /// can still refuse here is misuse during or behind the send (a piece added twice on one reference, or
-    /// released by its holder while the message owned it): every reference the pages held is dropped all the
-    /// same (<see cref="NativePages.PutBatch"/>), and the error would either tell a caller whose bytes went out
-    /// that the send failed (it would send them again) or replace a failed send's own error. A ZeroCopy
-    /// message's completion drops its references the same way (<see cref="ZeroCopySocketState"/>).
-    /// </remarks>
     private static void Finish(ref SendProgress progress)
     {
         if (progress.ZeroCopy is { } state)
@@ -317,14 +309,34 @@ public static class ZcopySocketExtensions
         else if (progress.Entries is { } entries)
         {
             progress.Entries = null!;
-            try
-            {
-                ZcopyMessage.ReleaseEntries(entries, progress.Count);
-            }
-            catch (InvalidOperationException)
-            {
-                // See the remarks: everything held was dropped; the send's own outcome is what the caller gets.
-            }
+            ReleaseTaken(entries, progress.Count);
+        }
+    }
+
+    /// <summary>
+    /// Drops the references of a message the send took, on every path but the ZeroCopy hand-off, without
+    /// throwing for the release: the caller hears what became of the send, and only that.
+    /// </summary>
+    /// <remarks>
+    /// The entries were checked live when the send took them, so what a release can still refuse is misuse
+    /// during or behind the send: a piece added twice on one reference, or released by its holder while the
+    /// message owned it. Every reference the pages held is dropped all the same (<see cref="NativePages.PutBatch"/>),
+    /// so nothing stays mapped, and the refusal would otherwise tell a caller whose bytes went out that the send
+    /// failed (it would send them again), replace a failed or cancelled send's own outcome, or throw from a
+    /// cancelled send instead of completing its task as cancelled. A ZeroCopy message's completion drops its
+    /// references the same way (<see cref="ZeroCopySocketState"/>). The misuse goes unreported here; fragment
+    /// tracking's <see cref="NativePages.Put(in BioVec)"/> refusal and <see cref="NativePages.IsLive(in BioVec)"/>
+    /// before adding are where to look for it.
+    /// </remarks>
+    private static void ReleaseTaken(BioVec[] entries, int count)
+    {
+        try
+        {
+            ZcopyMessage.ReleaseEntries(entries, count);
+        }
+        catch (InvalidOperationException)
+        {
+            // See the remarks: everything held was dropped; the send's own outcome is what the caller gets.
         }
     }
 

@@ -657,9 +657,10 @@ internal sealed class ZeroCopySocketState
 
     /// <summary>
     /// Drops the refs of completed messages; outside the lock, since a last Put unmaps. Never throws: this
-    /// runs on the timer too, where an exception would end the process. A piece whose page was released
-    /// behind the message's back was refused by NativePages without moving any count; nobody is left to
-    /// tell at this point, so it is skipped.
+    /// runs on the timer too, where an exception would end the process. A release NativePages refuses is
+    /// misuse behind the message's back (an entry released by its holder, or added twice on one reference):
+    /// every reference the page still held was dropped all the same (<see cref="NativePages.PutBatch"/>),
+    /// and nobody is left to tell at this point, so it is skipped.
     /// </summary>
     private void Release(PendingZeroCopySend[]? released, int count)
     {
@@ -678,7 +679,7 @@ internal sealed class ZeroCopySocketState
                 }
                 catch (InvalidOperationException)
                 {
-                    // See the summary: already refused, nothing moved.
+                    // See the summary: misuse, reported to nobody; what the pages held was dropped.
                 }
                 finally
                 {

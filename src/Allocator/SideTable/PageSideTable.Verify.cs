@@ -69,6 +69,11 @@ internal static partial class PageSideTable
                 throw Inconsistent($"{runs.Count} descriptors are registered but the live-run count is {s_liveRuns}");
             }
 
+            if (s_freeIndices.Length < s_nextIndex)
+            {
+                throw Inconsistent($"the free list holds {s_freeIndices.Length} slots for the {s_nextIndex} descriptors handed out: an Unregister would have to allocate");
+            }
+
             var free = new HashSet<int>();
             for (int i = 0; i < s_freeCount; i++)
             {
