@@ -2,7 +2,6 @@ using System;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using Mono.Unix.Native;
 using static NativeZcopy.Native.Interop.Libc;
 
 namespace NativeZcopy.Native;
@@ -92,41 +91,36 @@ internal static unsafe class LinuxSocketCalls
         }
     }
 
-    /// <summary>Sets SO_ZEROCOPY. False with errno when the socket refuses it (a Unix-domain socket does).</summary>
-    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static bool TryEnableZeroCopy(SafeHandle socket, out int errno)
-    {
-        int one = 1;
-        bool added = false;
-        try
-        {
-            socket.DangerousAddRef(ref added);
-            bool enabled = SetSockOpt((int)socket.DangerousGetHandle(), SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(int)) == 0;
-            errno = enabled ? 0 : Marshal.GetLastPInvokeError();
-            return enabled;
-        }
-        finally
-        {
-            if (added)
-            {
-                socket.DangerousRelease();
-            }
-        }
-    }
-
     /// <summary>
-    /// The kernel socket behind the descriptor, as its inode number: two <see cref="Socket"/> objects over one
-    /// socket (a handle wrapped again, a duplicated descriptor) share it, and a descriptor number reused for
-    /// another socket does not. 0 when <c>fstat</c> fails.
+    /// Turns SO_ZEROCOPY on if it is off. True with <paramref name="wasOn"/> false when this call turned it
+    /// on; true with <paramref name="wasOn"/> true when the socket already had it (someone else turned it on:
+    /// another <see cref="Socket"/> object over the same socket, another process, or the application, and
+    /// the kernel's zero-copy numbers may be in use); false with errno when the socket refuses it (a
+    /// Unix-domain socket does). Callers in one process serialize their calls, so no two both see it off.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static ulong KernelSocketId(SafeHandle socket)
+    public static bool TryEnableZeroCopy(SafeHandle socket, out bool wasOn, out int errno)
     {
+        wasOn = false;
         bool added = false;
         try
         {
             socket.DangerousAddRef(ref added);
-            return Syscall.fstat((int)socket.DangerousGetHandle(), out Stat stat) == 0 ? stat.st_ino : 0;
+            int fd = (int)socket.DangerousGetHandle();
+            int value = 0;
+            uint length = sizeof(int);
+            if (GetSockOpt(fd, SOL_SOCKET, SO_ZEROCOPY, &value, &length) == 0 && value != 0)
+            {
+                wasOn = true;
+                errno = 0;
+                return true;
+            }
+
+            // A kernel that cannot read the option (before 4.14) cannot set it either: the set below says why.
+            int one = 1;
+            bool enabled = SetSockOpt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(int)) == 0;
+            errno = enabled ? 0 : Marshal.GetLastPInvokeError();
+            return enabled;
         }
         finally
         {

@@ -102,7 +102,7 @@ public static class ZcopySocketExtensions
             if (!cancelled && (flags & ZcopySendFlags.ZeroCopy) != 0)
             {
                 ZeroCopySocketState state = ZeroCopySocketState.For(socket);
-                if (state.Enabled && state.ClaimsKernelSocket())
+                if (state.NumbersKernelSocket)
                 {
                     state.BeginSend(entries, count);
                     progress.ZeroCopy = state;

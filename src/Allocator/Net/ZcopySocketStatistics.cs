@@ -20,9 +20,10 @@ namespace NativeZcopy.Net;
 /// <param name="CompletionNotifications">Error-queue notifications read; the kernel merges consecutive
 /// completions into one range, so this is usually far below <paramref name="CompletedSendCalls"/>.</param>
 /// <param name="CopyingFallbackSends">ZeroCopy requests served by copying: every message sent on a socket
-/// that refused SO_ZEROCOPY, or through a second <see cref="Socket"/> object over a kernel socket another one
-/// sends ZeroCopy on (the kernel numbers zero-copy calls per socket, and one object keeps that numbering),
-/// plus every single sendmsg call the kernel refused with ENOBUFS (its notification memory for the socket was
+/// that refused SO_ZEROCOPY, or that already had SO_ZEROCOPY on when this <see cref="Socket"/> object first sent
+/// ZeroCopy (another object over the same kernel socket, alive or collected, another process, or the
+/// application turned it on: the kernel numbers zero-copy calls per socket for its whole life, and only the
+/// object that turned it on knows which numbers are its own), plus every single sendmsg call the kernel refused with ENOBUFS (its notification memory for the socket was
 /// full) and that was then made without MSG_ZEROCOPY.</param>
 /// <param name="PendingMessages">Messages whose pages the kernel still holds: their refs are not yet dropped.</param>
 /// <param name="AbandonedMessages">Messages still waiting for the kernel when the socket was closed. Nobody can

@@ -72,20 +72,11 @@ internal sealed class ZeroCopySocketState
     private static readonly ConditionalWeakTable<Socket, ZeroCopySocketState> s_states = new();
 
     /// <summary>
-    /// The state that numbers each kernel socket's ZeroCopy sends (<see cref="ClaimsKernelSocket"/>), by the
-    /// socket's inode, weakly. Guarded by <see cref="s_kernelSocketsLock"/>.
+    /// Serializes the creation of states, and with it each one's check-and-set of SO_ZEROCOPY, so that of two
+    /// <see cref="Socket"/> objects over one kernel socket only one can find the option off (see
+    /// <see cref="NumbersKernelSocket"/>).
     /// </summary>
-    private static readonly Dictionary<ulong, WeakReference<ZeroCopySocketState>> s_kernelSockets = [];
-
-    /// <summary>Guards <see cref="s_kernelSockets"/> and <see cref="s_pruneKernelSocketsAt"/>.</summary>
-    private static readonly Lock s_kernelSocketsLock = new();
-
-    /// <summary>
-    /// Entries at which the next claim first drops the entries of collected states. Guarded by
-    /// <see cref="s_kernelSocketsLock"/>. Twice what a pruning leaves, so its walk is amortized O(1) per claim,
-    /// and never under 64, so a small table is not walked every few claims.
-    /// </summary>
-    private static int s_pruneKernelSocketsAt = 64;
+    private static readonly Lock s_creationLock = new();
 
     /// <summary>The timer's callback, one delegate for every socket.</summary>
     private static readonly TimerCallback s_onTimer = static state => ((ZeroCopySocketState)state!).OnTimer();
@@ -124,12 +115,6 @@ internal sealed class ZeroCopySocketState
     /// <summary>The kernel's number for this socket's next MSG_ZEROCOPY call.</summary>
     private uint _nextId;
 
-    /// <summary>
-    /// 0 until the first ZeroCopy send asks; then 1 when this state numbers its kernel socket's ZeroCopy
-    /// sends, -1 when another state does (see <see cref="ClaimsKernelSocket"/>). Written once, under
-    /// <see cref="s_kernelSocketsLock"/>; read with Volatile.
-    /// </summary>
-    private int _claim;
 
     /// <summary>
     /// What <see cref="WhenIdle"/> callers wait on, while any of them does: completed, and cleared, by the first
@@ -154,81 +139,55 @@ internal sealed class ZeroCopySocketState
             return;
         }
 
-        _unavailable = LinuxSocketCalls.TryEnableZeroCopy(socket.SafeHandle, out int errno)
+        _unavailable = LinuxSocketCalls.TryEnableZeroCopy(socket.SafeHandle, out bool wasOn, out int errno)
             ? SocketError.Success
             : LinuxSocketCalls.ToSocketError(errno);
+        NumbersKernelSocket = Enabled && !wasOn;
     }
 
     /// <summary>True when the socket took SO_ZEROCOPY.</summary>
     public bool Enabled => _unavailable == SocketError.Success;
 
     /// <summary>The socket's state, created (and SO_ZEROCOPY asked for, once) on first use.</summary>
-    public static ZeroCopySocketState For(Socket socket) => s_states.GetValue(socket, static s => new ZeroCopySocketState(s));
+    /// <exception cref="ObjectDisposedException">The socket was closed before its first ZeroCopy send.</exception>
+    public static ZeroCopySocketState For(Socket socket)
+    {
+        if (s_states.TryGetValue(socket, out ZeroCopySocketState? state))
+        {
+            return state;
+        }
+
+        // Created under one process-wide lock, not by the table's GetValue, which may run its factory twice for
+        // one socket and keep either result: the instance that lost would have turned SO_ZEROCOPY on, and the
+        // one kept would find it on and copy for good.
+        lock (s_creationLock)
+        {
+            if (!s_states.TryGetValue(socket, out state))
+            {
+                state = new ZeroCopySocketState(socket);
+                s_states.Add(socket, state);
+            }
+
+            return state;
+        }
+    }
 
     /// <summary>The socket's state if a ZeroCopy send ever ran on it.</summary>
     public static ZeroCopySocketState? Find(Socket socket) => s_states.TryGetValue(socket, out ZeroCopySocketState? state) ? state : null;
 
     /// <summary>
-    /// True when this state may send with MSG_ZEROCOPY: it is the one state of its kernel socket that does.
-    /// The kernel numbers zero-copy calls, and queues their completions, per socket, not per descriptor or per
-    /// <see cref="Socket"/> object; a second <see cref="Socket"/> over the same socket (a handle wrapped again,
-    /// a duplicated descriptor) would count from 0 on its own, and each state's drain would read the other's
-    /// completions: messages credited with another's numbers, released while the kernel may still read them,
-    /// or never released. So the first state to send ZeroCopy keeps the numbering for as long as it lives
-    /// (even closed: a wrapper's close leaves the socket and its counter running), and every other one copies
-    /// (<see cref="ZcopySocketStatistics.CopyingFallbackSends"/>). A socket whose inode cannot be read claims.
+    /// True when this state may send with MSG_ZEROCOPY: it turned SO_ZEROCOPY on for its kernel socket, so the
+    /// kernel's numbering of zero-copy calls on that socket starts with this state's first and no other counts
+    /// them. The kernel numbers zero-copy calls, and queues their completions, per socket, not per descriptor
+    /// or per <see cref="Socket"/> object, and its counter runs for the socket's whole life. A state that finds
+    /// the option already on (a second <see cref="Socket"/> over the same socket, a handle wrapped again, a
+    /// duplicated descriptor, whether the first object is alive or long collected, another process that passed
+    /// the socket on, or an application that turned it on itself) cannot know which numbers are taken: counting
+    /// from 0 it would credit another's completions to its messages and release pages the kernel may still
+    /// read. So it copies (<see cref="ZcopySocketStatistics.CopyingFallbackSends"/>). The kernel's own flag is
+    /// the record: it outlives every object in this process, needs no table and cannot be pruned too early.
     /// </summary>
-    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public bool ClaimsKernelSocket()
-    {
-        int claim = Volatile.Read(ref _claim);
-        return claim != 0 ? claim > 0 : Claim();
-    }
-
-    /// <summary>The first <see cref="ClaimsKernelSocket"/>: registers this state for its socket's inode, or finds another there.</summary>
-    private bool Claim()
-    {
-        ulong id = OperatingSystem.IsLinux() ? LinuxSocketCalls.KernelSocketId(_socket.SafeHandle) : 0;
-        lock (s_kernelSocketsLock)
-        {
-            if (_claim == 0)
-            {
-                ZeroCopySocketState? other = null;
-                bool taken = id != 0 && s_kernelSockets.TryGetValue(id, out WeakReference<ZeroCopySocketState>? weak)
-                    && weak.TryGetTarget(out other) && other != this;
-                if (!taken && id != 0)
-                {
-                    PruneKernelSocketsLocked();
-                    s_kernelSockets[id] = new WeakReference<ZeroCopySocketState>(this);
-                }
-
-                Volatile.Write(ref _claim, taken ? -1 : 1);
-            }
-
-            return _claim > 0;
-        }
-    }
-
-    /// <summary>Drops the entries of collected states once the table has doubled since the last pruning.</summary>
-    private static void PruneKernelSocketsLocked()
-    {
-        if (s_kernelSockets.Count < s_pruneKernelSocketsAt)
-        {
-            return;
-        }
-
-        foreach ((ulong id, WeakReference<ZeroCopySocketState> weak) in s_kernelSockets)
-        {
-            if (!weak.TryGetTarget(out _))
-            {
-                s_kernelSockets.Remove(id);
-            }
-        }
-
-        // Twice what is left amortizes the next walk over as many claims; the floor spares a small table a walk
-        // every few claims.
-        s_pruneKernelSocketsAt = Math.Max(64, s_kernelSockets.Count * 2);
-    }
+    public bool NumbersKernelSocket { get; }
 
     /// <summary>Counts a ZeroCopy message that was sent copying instead.</summary>
     public void CountFallback()

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using NativeZcopy.Net;
@@ -720,12 +721,11 @@ public sealed class ZcopySocketExtensionsTests
     }
 
     /// <summary>
-    /// Each kernel socket numbers its own ZeroCopy sends: many connections one after another each send
-    /// zero-copy (none is taken for another's second object), and the table of claims, pruned of closed and
-    /// collected sockets as it grows past 64, keeps working.
+    /// Each kernel socket numbers its own ZeroCopy sends: many connections one after another, with collections
+    /// between them, each send zero-copy (none is mistaken for another's second object).
     /// </summary>
     [Fact]
-    public async Task Every_new_connection_sends_ZeroCopy_itself_while_the_claims_of_collected_sockets_are_pruned()
+    public async Task Every_new_connection_sends_ZeroCopy_itself()
     {
         var allocator = new ZcopyAllocator();
         for (int i = 0; i < 80; i++)
@@ -739,6 +739,113 @@ public sealed class ZcopySocketExtensionsTests
         }
 
         AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>
+    /// The kernel's zero-copy numbering runs for the socket's whole life. A wrapper that sent ZeroCopy and was
+    /// then collected leaves the kernel's counter at 5; a second wrapper counting from 0 credited the kernel's
+    /// completions of numbers 5-8 to messages it had not sent yet, released them, and a new piece cut from the
+    /// reissued folio went out in their place, while five messages stayed pending for good. It must copy.
+    /// </summary>
+    [Fact]
+    public async Task A_Socket_over_a_kernel_socket_whose_earlier_wrapper_sent_ZeroCopy_and_was_collected_copies()
+    {
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 64 });
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp, sendBuffer: 1 << 20, receiveBuffer: 64 * 1024);
+        WeakReference first = await SendThroughAWrapperAndDropItAsync(pair, allocator, messages: 5);
+        for (int i = 0; i < 50 && first.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            await Task.Delay(10); // the completion timer lets go of the state once its last tick has run
+        }
+
+        Assert.False(first.IsAlive, "the first wrapper was not collected");
+        using var second = new Socket(new SafeSocketHandle(pair.Sender.Handle, ownsHandle: false));
+        var expected = new MemoryStream();
+        for (int i = 0; i < 10; i++)
+        {
+            var message = new ZcopyMessage(allocator);
+            for (int k = 0; k < 4; k++)
+            {
+                BioVec piece = allocator.Alloc(32 * 1024);
+                piece.AsSpan().Fill((byte)(0x40 + i));
+                expected.Write(piece.AsSpan());
+                message.Add(piece);
+            }
+
+            await second.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        }
+
+        // With half the bytes read and the completions of what went read too, new pieces are cut and written:
+        // none may land in bytes still to be sent.
+        byte[] head = await pair.ReadExactlyAsync(5 * 128 * 1024);
+        await Task.Delay(100);
+        var others = new List<BioVec>();
+        for (int i = 0; i < 64; i++)
+        {
+            BioVec other = allocator.Alloc(32 * 1024);
+            other.AsSpan().Fill(0xEE);
+            others.Add(other);
+        }
+
+        byte[] tail = await pair.ReadExactlyAsync(5 * 128 * 1024);
+        byte[] all = [.. head, .. tail];
+        Assert.Equal(expected.ToArray(), all);
+        await second.WaitForZcopyCompletionsAsync().WaitAsync(s_completionTimeout);
+        ZcopySocketStatistics statistics = second.GetZcopyStatistics();
+        Assert.Equal(0, statistics.ZeroCopySendCalls);
+        Assert.Equal(10, statistics.CopyingFallbackSends);
+        NativePages.PutBatch(others.ToArray());
+        AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>
+    /// An application that turned SO_ZEROCOPY on itself may have made zero-copy calls NativeZcopy never counted:
+    /// its ZeroCopy sends copy, and say so.
+    /// </summary>
+    [Fact]
+    public async Task A_socket_the_application_already_turned_SO_ZEROCOPY_on_for_copies_its_ZeroCopy_sends()
+    {
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        pair.Sender.SetRawSocketOption(1 /* SOL_SOCKET */, 60 /* SO_ZEROCOPY */, BitConverter.GetBytes(1));
+        var message = new ZcopyMessage(allocator);
+        message.AddSpliced("zero-copy was on already"u8);
+        Task<byte[]> received = pair.ReadExactlyAsync(24);
+
+        await pair.Sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+
+        Assert.Equal("zero-copy was on already"u8.ToArray(), await received);
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.Equal(0, statistics.ZeroCopySendCalls);
+        Assert.Equal(1, statistics.CopyingFallbackSends);
+        AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="messages"/> ZeroCopy messages through a second <see cref="Socket"/> over the pair's
+    /// sender, waits for their completions, and drops the wrapper without disposing it (it does not own the
+    /// descriptor, which stays open); returns a weak reference to it. Out of line, so no local keeps it alive.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference> SendThroughAWrapperAndDropItAsync(SocketPair pair, ZcopyAllocator allocator, int messages)
+    {
+        var wrapper = new Socket(new SafeSocketHandle(pair.Sender.Handle, ownsHandle: false));
+        Task<byte[]> received = pair.ReadExactlyAsync(messages * 1000);
+        for (int i = 0; i < messages; i++)
+        {
+            var message = new ZcopyMessage(allocator);
+            BioVec piece = allocator.Alloc(1000);
+            piece.AsSpan().Fill((byte)i);
+            message.Add(piece);
+            await wrapper.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy);
+        }
+
+        await received;
+        await wrapper.WaitForZcopyCompletionsAsync().WaitAsync(s_completionTimeout);
+        Assert.Equal(messages, wrapper.GetZcopyStatistics().ZeroCopySendCalls);
+        return new WeakReference(wrapper);
     }
 
     /// <summary>Connects a pair, sends one small ZeroCopy message, and checks it went zero-copy and was released.</summary>

@@ -76,13 +76,18 @@ public sealed class LinuxSocketCallsTests
     public async Task SO_ZEROCOPY_is_taken_by_tcp_and_refused_by_a_unix_socket_with_its_errno()
     {
         using SocketPair tcp = await SocketPair.ConnectAsync(StreamKind.Tcp);
-        Assert.True(LinuxSocketCalls.TryEnableZeroCopy(tcp.Sender.SafeHandle, out int errno));
+        Assert.True(LinuxSocketCalls.TryEnableZeroCopy(tcp.Sender.SafeHandle, out bool wasOn, out int errno));
+        Assert.False(wasOn);
+        Assert.Equal(0, errno);
+        Assert.True(LinuxSocketCalls.TryEnableZeroCopy(tcp.Sender.SafeHandle, out wasOn, out errno));
+        Assert.True(wasOn);                                  // the second call finds it on: numbers may be in use
         Assert.Equal(0, errno);
         Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Empty, LinuxSocketCalls.ReadErrorQueue(tcp.Sender.SafeHandle, out _, out _, out _, out errno));
         Assert.Equal(EAGAIN, errno);
 
         using SocketPair unix = await SocketPair.ConnectAsync(StreamKind.Unix);
-        Assert.False(LinuxSocketCalls.TryEnableZeroCopy(unix.Sender.SafeHandle, out errno));
+        Assert.False(LinuxSocketCalls.TryEnableZeroCopy(unix.Sender.SafeHandle, out wasOn, out errno));
+        Assert.False(wasOn);
         Assert.NotEqual(0, errno);
     }
 
@@ -131,7 +136,7 @@ public sealed class LinuxSocketCallsTests
     public async Task A_zero_copy_send_is_numbered_and_its_completion_read_from_the_error_queue()
     {
         using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
-        Assert.True(LinuxSocketCalls.TryEnableZeroCopy(pair.Sender.SafeHandle, out _));
+        Assert.True(LinuxSocketCalls.TryEnableZeroCopy(pair.Sender.SafeHandle, out _, out _));
         BioVec run = NativePages.Alloc(32 * 1024);
         try
         {
@@ -178,7 +183,7 @@ public sealed class LinuxSocketCallsTests
         try
         {
             Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.SendMessage(handle, [run], 0, zeroCopy: false, out _, out _));
-            Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.TryEnableZeroCopy(handle, out _));
+            Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.TryEnableZeroCopy(handle, out _, out _));
             Assert.Throws<ObjectDisposedException>(() => LinuxSocketCalls.ReadErrorQueue(handle, out _, out _, out _, out _));
         }
         finally
