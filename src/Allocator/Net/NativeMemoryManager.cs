@@ -31,7 +31,9 @@ internal sealed unsafe class NativeMemoryManager : MemoryManager<byte>
     /// <inheritdoc/>
     public override MemoryHandle Pin(int elementIndex = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)elementIndex, (uint)_length, nameof(elementIndex));
+        // Checked as two comparisons, not one unsigned one, so the message names the index as the caller gave it.
+        ArgumentOutOfRangeException.ThrowIfNegative(elementIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(elementIndex, _length);
         return new MemoryHandle((byte*)_address + elementIndex);
     }
 
