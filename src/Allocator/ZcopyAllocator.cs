@@ -271,7 +271,17 @@ public sealed class ZcopyAllocator : IDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not in 1..<see cref="MaxFragmentSize"/>.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
     /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <remarks>
+    /// AggressiveOptimization, here, on <see cref="NativePages.Put(in BioVec)"/> and on the thread slice's
+    /// inlined cut and take-back: none of them ever runs instrumented, so no profile of theirs exists to
+    /// inline from. Dynamic PGO keeps one profile per method for the whole process, taken from the first
+    /// calls only, and these methods branch on the allocator's configuration: a process whose first
+    /// allocations went through an allocator without the thread cache had every later caller compiled for
+    /// that path, and the default pair then took 8-10 ns instead of 3.3-4.6 (docs/benchmarks.md, step 55).
+    /// Inlining still happens; only the layout is the JIT's own, with the slow paths' calls placed before the
+    /// return instead of after it (two jumps more on the fast path).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public BioVec Alloc(int size)
     {
         // Only the thread slice's cut is inlined into callers; everything else is one call away, so a

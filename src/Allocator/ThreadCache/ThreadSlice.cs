@@ -119,7 +119,8 @@ internal sealed class ThreadSlice
     /// <summary>The calling thread's slice, or null before the thread's first allocation.</summary>
     public static ThreadSlice? Current
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        // AggressiveOptimization on this and the cut and take-back below: see ZcopyAllocator.Alloc.
+        [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
         get => t_current;
     }
 
@@ -153,7 +154,7 @@ internal sealed class ThreadSlice
     /// Owner only. Cuts a piece of <paramref name="fullSize"/> bytes (of which <paramref name="size"/> are
     /// the caller's) if the slice is <paramref name="allocator"/>'s and has room; false otherwise.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public bool TryCut(ZcopyAllocator allocator, int size, int fullSize, out BioVec piece)
     {
         // Branches rather than a bool carried through: the JIT then keeps the piece in registers.
@@ -245,7 +246,7 @@ internal sealed class ThreadSlice
     /// of a taken-back piece: the slice only moves forward, and only the arena, which sees the shared
     /// count, starts a folio over.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public bool TryTakeBack(in BioVec piece, int refs)
     {
         // A hint outside the section, so releases of other memory pay no store.
