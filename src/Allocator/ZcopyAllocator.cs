@@ -277,7 +277,7 @@ public sealed class ZcopyAllocator : IDisposable
     /// inline from. Dynamic PGO keeps one profile per method for the whole process, taken from the first
     /// calls only, and these methods branch on the allocator's configuration: a process whose first
     /// allocations went through an allocator without the thread cache had every later caller compiled for
-    /// that path, and the default pair then took 8-10 ns instead of 3.3-4.6 (docs/benchmarks.md, step 55).
+    /// that path, and the default pair then took 7-10 ns instead of 3.3-4.6 (docs/benchmarks.md, step 55).
     /// Inlining still happens; only the layout is the JIT's own, with the slow paths' calls placed before the
     /// return instead of after it (two jumps more on the fast path).
     /// </remarks>

@@ -115,7 +115,6 @@ internal sealed class ZeroCopySocketState
     /// <summary>The kernel's number for this socket's next MSG_ZEROCOPY call.</summary>
     private uint _nextId;
 
-
     /// <summary>
     /// What <see cref="WhenIdle"/> callers wait on, while any of them does: completed, and cleared, by the first
     /// <see cref="SignalIfIdle"/> that finds the state idle (see <see cref="IsIdleLocked"/>).
@@ -186,6 +185,11 @@ internal sealed class ZeroCopySocketState
     /// from 0 it would credit another's completions to its messages and release pages the kernel may still
     /// read. So it copies (<see cref="ZcopySocketStatistics.CopyingFallbackSends"/>). The kernel's own flag is
     /// the record: it outlives every object in this process, needs no table and cannot be pruned too early.
+    /// What it cannot tell: a socket whose option someone turned on, used and turned off again (the counter
+    /// keeps running; numbers would be mis-credited as before); two processes making a socket's first ZeroCopy
+    /// send at the same moment (the lock orders this process only); and a socket accepted from a listener with
+    /// the option on, which inherits it with its counter at 0 and copies needlessly. The README tells
+    /// applications to leave SO_ZEROCOPY to NativeZcopy.
     /// </summary>
     public bool NumbersKernelSocket { get; }
 
