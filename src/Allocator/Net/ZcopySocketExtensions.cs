@@ -206,6 +206,7 @@ public static class ZcopySocketExtensions
                 }
 
                 int sent = await socket.SendAsync(memory.Reset(piece.Address + progress.Offset, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                progress.ZeroCopy?.CountFullBufferCopy();
                 progress.Advance(sent);
             }
             while (!Pump(socket, ref progress));

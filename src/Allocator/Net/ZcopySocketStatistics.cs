@@ -46,4 +46,13 @@ public readonly record struct ZcopySocketStatistics(
     long CopyingFallbackSends,
     int PendingMessages,
     long AbandonedMessages,
-    long TruncatedErrorQueueEntries);
+    long TruncatedErrorQueueEntries)
+{
+    /// <summary>
+    /// .NET's own <c>Socket.SendAsync</c> calls that carried part of a zero-copy message because the send
+    /// buffer was full: the wait for room goes through that send, which copies, so each such call copied up
+    /// to one OS page (<see cref="NativePages.OsPageSize"/>) before the message went on zero-copy. A peer that reads slowly raises it; with <see cref="ZeroCopySendCalls"/> and
+    /// <see cref="CopyingFallbackSends"/> it accounts for every call a ZeroCopy send made.
+    /// </summary>
+    public long FullBufferCopies { get; init; }
+}

@@ -129,6 +129,12 @@ internal sealed class ZeroCopySocketState
     private long _abandonedMessages;
     private long _truncatedEntries;
 
+    /// <summary>
+    /// Socket.SendAsync calls that carried part of a zero-copy message while the send buffer was full (see
+    /// <see cref="ZcopySocketStatistics.FullBufferCopies"/>). Under <see cref="_lock"/>, as every counter here.
+    /// </summary>
+    private long _fullBufferCopies;
+
     private ZeroCopySocketState(Socket socket)
     {
         _socket = socket;
@@ -192,6 +198,15 @@ internal sealed class ZeroCopySocketState
     /// applications to leave SO_ZEROCOPY to NativeZcopy.
     /// </summary>
     public bool NumbersKernelSocket { get; }
+
+    /// <summary>Counts a Socket.SendAsync call that copied part of a zero-copy message while the buffer was full.</summary>
+    public void CountFullBufferCopy()
+    {
+        lock (_lock)
+        {
+            _fullBufferCopies++;
+        }
+    }
 
     /// <summary>Counts a ZeroCopy message that was sent copying instead.</summary>
     public void CountFallback()
@@ -345,7 +360,10 @@ internal sealed class ZeroCopySocketState
         {
             return new ZcopySocketStatistics(
                 _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends,
-                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages, _truncatedEntries);
+                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages, _truncatedEntries)
+            {
+                FullBufferCopies = _fullBufferCopies,
+            };
         }
     }
 

@@ -121,6 +121,9 @@ public sealed class ZcopySocketExtensionsTests
         Assert.Equal(expected.Length, await sending);
         Assert.Equal(expected, received);
 
+        // The waits went through .NET's own send, which copies: counted for a ZeroCopy message only.
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.True(flags == ZcopySendFlags.ZeroCopy == statistics.FullBufferCopies > 0, $"{flags}: {statistics}");
         await AssertEverythingReleasedAsync(pair.Sender, runs, allocator);
     }
 
@@ -361,6 +364,74 @@ public sealed class ZcopySocketExtensionsTests
             await Task.Delay(5);
         }
     }
+
+    /// <summary>
+    /// The kernel charges each zero-copy call's notification to the socket's option memory (optmem_max,
+    /// 128 KiB by default) until the call completes, and refuses the next one with ENOBUFS when it is full.
+    /// Loopback completes a call only when the receiver reads or merges its bytes, so one-byte messages with
+    /// nothing read reach that limit after some thousands (about 12,000 here), and every later call is
+    /// refused until the receiver reads. A refused call is made again without MSG_ZEROCOPY; the kernel spent
+    /// no number on it, so the calls before and after it still complete, and sends go zero-copy again.
+    /// </summary>
+    [Fact]
+    public async Task ZeroCopy_sends_the_kernel_refuses_with_ENOBUFS_are_copied_in_order_and_zero_copy_resumes()
+    {
+        // Far more than the limit needs at the default optmem_max; a host with a larger one fails here with
+        // its value in the message, rather than hanging.
+        const int MaxMessagesBeforeRefusal = 100_000;
+        const int RefusedMessages = 10;
+
+        // Fewer than the limit holds even at the 20 KiB optmem_max of kernels before 6.5.
+        const int MessagesAfterReading = 50;
+        var allocator = new ZcopyAllocator();
+        using SocketPair pair = await SocketPair.ConnectAsync(StreamKind.Tcp);
+        var expected = new List<byte>();
+        while (pair.Sender.GetZcopyStatistics().CopyingFallbackSends < RefusedMessages)
+        {
+            Assert.True(expected.Count < MaxMessagesBeforeRefusal, $"no ENOBUFS after {expected.Count} one-byte ZeroCopy sends (optmem_max {OptionMemoryLimit()})");
+            await SendOneByteAsync(pair.Sender, allocator, expected);
+        }
+
+        Assert.Equal(expected.ToArray(), await pair.ReadExactlyAsync(expected.Count));
+        await AssertNothingPendingAsync(pair.Sender);
+        ZcopySocketStatistics refused = pair.Sender.GetZcopyStatistics();
+        Assert.Equal(RefusedMessages, refused.CopyingFallbackSends);
+
+        var after = new List<byte>();
+        for (int i = 0; i < MessagesAfterReading; i++)
+        {
+            await SendOneByteAsync(pair.Sender, allocator, after);
+        }
+
+        Assert.Equal(after.ToArray(), await pair.ReadExactlyAsync(after.Count));
+        await AssertNothingPendingAsync(pair.Sender);
+        ZcopySocketStatistics statistics = pair.Sender.GetZcopyStatistics();
+        Assert.True(statistics.CopyingFallbackSends == RefusedMessages, $"sends were still refused once the receiver read: {statistics}");
+        Assert.True(statistics.ZeroCopySendCalls > refused.ZeroCopySendCalls, $"no send went zero-copy once the receiver read: {statistics}");
+
+        // One call a message: numbered by the kernel, refused and copied, or copied by the wait for room
+        // (the receiver read nothing, but loopback moves the bytes to its queue, freeing the send buffer).
+        Assert.Equal(expected.Count + after.Count, statistics.ZeroCopySendCalls + statistics.CopyingFallbackSends + statistics.FullBufferCopies);
+        Assert.Equal(statistics.ZeroCopySendCalls, statistics.CompletedSendCalls);
+        AssertNoLiveFolios(allocator);
+    }
+
+    /// <summary>Sends a ZeroCopy message of one byte of a 251-cycle, and notes it in <paramref name="sent"/>.</summary>
+    private static async Task SendOneByteAsync(Socket sender, ZcopyAllocator allocator, List<byte> sent)
+    {
+        byte value = (byte)(sent.Count % 251);
+        var message = new ZcopyMessage(allocator);
+        BioVec piece = allocator.Alloc(1);
+        piece.AsSpan()[0] = value;
+        message.Add(piece);
+        sent.Add(value);
+        using var timeout = new CancellationTokenSource(s_completionTimeout);
+        await sender.SendZcopyAsync(message, ZcopySendFlags.ZeroCopy, timeout.Token);
+    }
+
+    /// <summary>The host's per-socket option memory limit, for a failure message.</summary>
+    private static string OptionMemoryLimit() =>
+        File.Exists("/proc/sys/net/core/optmem_max") ? File.ReadAllText("/proc/sys/net/core/optmem_max").Trim() : "unknown";
 
     [Fact]
     public async Task ZeroCopy_on_a_unix_socket_falls_back_to_copying_and_says_why()
