@@ -57,7 +57,7 @@ internal static class MixedLifetimeMemory
         Console.WriteLine();
         Console.WriteLine($"Scenario 7: mixed lifetimes, {Operations:N0} allocations of 32-512 B, each live for the next {Window:N0}, 1 in {LongLivedEvery:N0} live to the end.");
 
-        Result malloc = Measure<NativeMemorySystem, nint>(default, MallocMappedBytes, Operations);
+        MixedLifetimeResult malloc = Measure<NativeMemorySystem, nint>(default, MallocMappedBytes, Operations);
 
         Console.WriteLine($"{"System",-46} {"peak mapped KiB",16} {"peak live KiB",14} {"mapped/live",12} {"vs malloc",10} {"long-lived only KiB",20}");
         Console.WriteLine(new string('-', 123));
@@ -67,7 +67,7 @@ internal static class MixedLifetimeMemory
             foreach (int folioSize in new[] { 4 * 1024, 16 * 1024, ZcopyAllocatorOptions.DefaultFolioSize })
             {
                 using ZcopyAllocator allocator = variant.CreateAllocator(folioSize);
-                Result zcopy = Measure<ZcopySystem, BioVec>(new ZcopySystem(allocator), () => allocator.GetStatistics().BytesMapped, Operations);
+                MixedLifetimeResult zcopy = Measure<ZcopySystem, BioVec>(new ZcopySystem(allocator), () => allocator.GetStatistics().BytesMapped, Operations);
                 Print($"NativeZcopy ({variant}, {folioSize / 1024} KiB folio)", zcopy, malloc);
             }
         }
@@ -81,7 +81,7 @@ internal static class MixedLifetimeMemory
     /// background thread mallocs memory into malloc's figure while it runs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Result Measure<TSystem, THandle>(TSystem system, Func<long> mappedBytes, int operations)
+    private static MixedLifetimeResult Measure<TSystem, THandle>(TSystem system, Func<long> mappedBytes, int operations)
         where TSystem : struct, IPieceSystem<THandle>
     {
         var random = new Random(7);
@@ -135,7 +135,7 @@ internal static class MixedLifetimeMemory
             system.Release(longLived[i]);
         }
 
-        return new Result(peakMapped, peakLive, longLivedOnly);
+        return new MixedLifetimeResult(peakMapped, peakLive, longLivedOnly);
     }
 
     private static long MallocMappedBytes()
@@ -144,11 +144,8 @@ internal static class MixedLifetimeMemory
         return (long)(info.Arena + info.HBlkHd);
     }
 
-    private static void Print(string system, Result result, Result malloc) =>
+    private static void Print(string system, MixedLifetimeResult result, MixedLifetimeResult malloc) =>
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"{system,-46} {result.PeakMapped / 1024.0,16:N0} {result.PeakLive / 1024.0,14:N0} {(double)result.PeakMapped / result.PeakLive,12:0.00} {(double)result.PeakMapped / malloc.PeakMapped,10:0.00} {result.LongLivedOnly / 1024.0,20:N0}"));
-
-    /// <summary>What one run of the workload measured.</summary>
-    private readonly record struct Result(long PeakMapped, long PeakLive, long LongLivedOnly);
 }

@@ -15,28 +15,6 @@ namespace NativeZcopy.Native;
 [SupportedOSPlatform("linux")]
 internal static unsafe class LinuxSocketCalls
 {
-    /// <summary>The outcome of reading one entry of the error queue.</summary>
-    public enum ErrorQueueRead
-    {
-        /// <summary>The queue is empty.</summary>
-        Empty,
-
-        /// <summary>A zero-copy completion was read.</summary>
-        Completion,
-
-        /// <summary>Something else was read (an ICMP error, say) and skipped.</summary>
-        Other,
-
-        /// <summary>
-        /// An entry whose control data the kernel cut short (MSG_CTRUNC) with no completion left in what
-        /// fitted: if it was a completion, it is lost.
-        /// </summary>
-        Truncated,
-
-        /// <summary>recvmsg failed with another error.</summary>
-        Failed,
-    }
-
     /// <summary>
     /// One <c>sendmsg</c> of <paramref name="entries"/> (at most <see cref="IOV_MAX"/> of them are taken),
     /// the first starting <paramref name="firstOffset"/> bytes in. Returns the bytes the kernel took, or -1

@@ -11,7 +11,7 @@ namespace NativeZcopy.Tests.Support;
 internal sealed class MetricsRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
-    private readonly List<Recorded> _recorded = [];
+    private readonly List<RecordedMeasurement> _recorded = [];
 
     public MetricsRecorder(Func<Meter, bool> accept)
     {
@@ -33,16 +33,13 @@ internal sealed class MetricsRecorder : IDisposable
                 }
             }
 
-            _recorded.Add(new Recorded(instrument, allocator, value));
+            _recorded.Add(new RecordedMeasurement(instrument, allocator, value));
         });
         _listener.Start();
     }
 
-    /// <summary>One measurement: which instrument, which allocator, what value.</summary>
-    public readonly record struct Recorded(Instrument Instrument, string? Allocator, long Value);
-
     /// <summary>Collects every enabled observable instrument once and returns what they measured.</summary>
-    public List<Recorded> Collect()
+    public List<RecordedMeasurement> Collect()
     {
         _recorded.Clear();
         _listener.RecordObservableInstruments();

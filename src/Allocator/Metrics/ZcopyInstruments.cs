@@ -83,7 +83,7 @@ internal static class ZcopyInstruments
     /// </summary>
     private static List<Measurement<long>> Observe(Func<ZcopyStatistics, long> read)
     {
-        var byName = new Dictionary<string, Sum>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, MeasurementSum>(StringComparer.Ordinal);
         lock (AllocatorRegistry.SeriesLock)
         {
             foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Reported)
@@ -123,7 +123,7 @@ internal static class ZcopyInstruments
     /// <summary>Per allocator name, folio bytes plus pool runs; then the runs of <see cref="NativePages.Alloc(int)"/>.</summary>
     private static List<Measurement<long>> ObserveBytesMapped()
     {
-        var byName = new Dictionary<string, Sum>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, MeasurementSum>(StringComparer.Ordinal);
         lock (AllocatorRegistry.SeriesLock)
         {
             foreach (KeyValuePair<ZcopyAllocator, AllocatorRegistration> pair in AllocatorRegistry.Reported)
@@ -139,23 +139,20 @@ internal static class ZcopyInstruments
     }
 
     /// <summary>Adds <paramref name="value"/> to the sum for <paramref name="name"/>.</summary>
-    private static void Add(Dictionary<string, Sum> byName, string name, KeyValuePair<string, object?>[] tags, long value)
+    private static void Add(Dictionary<string, MeasurementSum> byName, string name, KeyValuePair<string, object?>[] tags, long value)
     {
-        byName[name] = byName.TryGetValue(name, out Sum sum) ? sum with { Value = sum.Value + value } : new Sum(value, tags);
+        byName[name] = byName.TryGetValue(name, out MeasurementSum sum) ? sum with { Value = sum.Value + value } : new MeasurementSum(value, tags);
     }
 
     /// <summary>One measurement per name.</summary>
-    private static List<Measurement<long>> Measurements(Dictionary<string, Sum> byName)
+    private static List<Measurement<long>> Measurements(Dictionary<string, MeasurementSum> byName)
     {
         var measurements = new List<Measurement<long>>(byName.Count);
-        foreach (Sum sum in byName.Values)
+        foreach (MeasurementSum sum in byName.Values)
         {
             measurements.Add(new Measurement<long>(sum.Value, sum.Tags));
         }
 
         return measurements;
     }
-
-    /// <summary>A name's sum so far, and the tags to report it with.</summary>
-    private readonly record struct Sum(long Value, KeyValuePair<string, object?>[] Tags);
 }

@@ -392,7 +392,7 @@ internal sealed class ZeroCopySocketState
         {
             while (true)
             {
-                LinuxSocketCalls.ErrorQueueRead read;
+                ErrorQueueRead read;
                 uint first, last;
                 bool copied;
                 try
@@ -405,20 +405,20 @@ internal sealed class ZeroCopySocketState
                     break;
                 }
 
-                if (read == LinuxSocketCalls.ErrorQueueRead.Other)
+                if (read == ErrorQueueRead.Other)
                 {
                     continue;
                 }
 
-                if (read == LinuxSocketCalls.ErrorQueueRead.Truncated)
+                if (read == ErrorQueueRead.Truncated)
                 {
                     _truncatedEntries++; // said in the statistics: nothing else can tell why messages stay pending
                     continue;
                 }
 
-                if (read != LinuxSocketCalls.ErrorQueueRead.Completion)
+                if (read != ErrorQueueRead.Completion)
                 {
-                    closed = read == LinuxSocketCalls.ErrorQueueRead.Failed && IsSocketClosed();
+                    closed = read == ErrorQueueRead.Failed && IsSocketClosed();
                     break;
                 }
 

@@ -44,7 +44,7 @@ public sealed class ZcopyMetricsTests
         BioVec released = allocator.Alloc(100);
         NativePages.Put(released);
 
-        Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name);
+        Dictionary<string, RecordedMeasurement> measured = Single(recorder.Collect(), name);
         Assert.Equal(1, measured[ZcopyMetrics.FragmentsTracked].Value);
         Assert.Equal(0, measured[ZcopyMetrics.FragmentsLeaked].Value);
 
@@ -77,7 +77,7 @@ public sealed class ZcopyMetricsTests
         IMemoryOwner<byte> run = pool.Rent(100_000);
         int runBytes = run.Memory.Length;
 
-        Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name);
+        Dictionary<string, RecordedMeasurement> measured = Single(recorder.Collect(), name);
         ZcopyStatistics statistics = allocator.GetStatistics();
         Assert.Equal(statistics.BytesMapped + runBytes, measured[ZcopyMetrics.MemoryMapped].Value);
         Assert.Equal(statistics.LiveFolios, measured[ZcopyMetrics.FoliosLive].Value);
@@ -127,7 +127,7 @@ public sealed class ZcopyMetricsTests
         BioVec two = second.Alloc(100);
         BioVec three = second.Alloc(100);
 
-        Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name); // one of each instrument
+        Dictionary<string, RecordedMeasurement> measured = Single(recorder.Collect(), name); // one of each instrument
         ZcopyStatistics a = first.GetStatistics();
         ZcopyStatistics b = second.GetStatistics();
         Assert.Equal(a.BytesMapped + b.BytesMapped, measured[ZcopyMetrics.MemoryMapped].Value);
@@ -148,7 +148,7 @@ public sealed class ZcopyMetricsTests
         NativePages.Put(survivor.Alloc(100));
         WeakReference collected = AllocateThreePiecesAndDrop(options);
 
-        Dictionary<string, MetricsRecorder.Recorded> before = Single(recorder.Collect(), name);
+        Dictionary<string, RecordedMeasurement> before = Single(recorder.Collect(), name);
         Assert.Equal(4, before[ZcopyMetrics.FragmentsAllocated].Value);
         CollectUntilGone(collected);
 
@@ -156,7 +156,7 @@ public sealed class ZcopyMetricsTests
         // lists it (its finalizer has run) and once it no longer does; the survivor's next piece adds to them.
         for (int i = 0; i < 2; i++)
         {
-            Dictionary<string, MetricsRecorder.Recorded> after = Single(recorder.Collect(), name);
+            Dictionary<string, RecordedMeasurement> after = Single(recorder.Collect(), name);
             Assert.Equal(4, after[ZcopyMetrics.FragmentsAllocated].Value);
             Assert.Equal(before[ZcopyMetrics.FoliosMapped].Value, after[ZcopyMetrics.FoliosMapped].Value);
             Assert.Equal(before[ZcopyMetrics.FoliosUnmapped].Value, after[ZcopyMetrics.FoliosUnmapped].Value);
@@ -206,7 +206,7 @@ public sealed class ZcopyMetricsTests
         BioVec run = NativePages.Alloc(1 << 20);
         try
         {
-            MetricsRecorder.Recorded own = Assert.Single(
+            RecordedMeasurement own = Assert.Single(
                 recorder.Collect(),
                 r => r.Instrument.Name == ZcopyMetrics.MemoryMapped && r.Allocator == ZcopyMetrics.NativePagesTagValue);
 
@@ -235,7 +235,7 @@ public sealed class ZcopyMetricsTests
             Assert.Same(factory, meter.Scope);
 
             // The static meter was retired: one measurement per instrument, from the factory's meter.
-            Dictionary<string, MetricsRecorder.Recorded> measured = Single(recorder.Collect(), name);
+            Dictionary<string, RecordedMeasurement> measured = Single(recorder.Collect(), name);
             Assert.All(measured.Values, r => Assert.Same(meter, r.Instrument.Meter));
             Assert.Equal(1, measured[ZcopyMetrics.FragmentsAllocated].Value);
         }
@@ -390,7 +390,7 @@ public sealed class ZcopyMetricsTests
     }
 
     /// <summary>The measurements of allocator <paramref name="name"/>, checking there is exactly one per instrument.</summary>
-    private static Dictionary<string, MetricsRecorder.Recorded> Single(List<MetricsRecorder.Recorded> recorded, string name)
+    private static Dictionary<string, RecordedMeasurement> Single(List<RecordedMeasurement> recorded, string name)
     {
         var mine = recorded.Where(r => r.Allocator == name).ToList();
         foreach (string instrument in s_instruments)

@@ -82,7 +82,7 @@ public sealed class LinuxSocketCallsTests
         Assert.True(LinuxSocketCalls.TryEnableZeroCopy(tcp.Sender.SafeHandle, out wasOn, out errno));
         Assert.True(wasOn);                                  // the second call finds it on: numbers may be in use
         Assert.Equal(0, errno);
-        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Empty, LinuxSocketCalls.ReadErrorQueue(tcp.Sender.SafeHandle, out _, out _, out _, out errno));
+        Assert.Equal(ErrorQueueRead.Empty, LinuxSocketCalls.ReadErrorQueue(tcp.Sender.SafeHandle, out _, out _, out _, out errno));
         Assert.Equal(EAGAIN, errno);
 
         using SocketPair unix = await SocketPair.ConnectAsync(StreamKind.Unix);
@@ -109,17 +109,17 @@ public sealed class LinuxSocketCallsTests
         error->Info = 7;
         error->Data = 9;
 
-        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Completion, LinuxSocketCalls.ParseErrorQueueEntry(control, offset, 0, out uint first, out uint last, out bool copied));
+        Assert.Equal(ErrorQueueRead.Completion, LinuxSocketCalls.ParseErrorQueueEntry(control, offset, 0, out uint first, out uint last, out bool copied));
         Assert.Equal((7u, 9u, true), (first, last, copied));
 
         // Cut short by the kernel (MSG_CTRUNC): no room left for the IP_RECVERR header at all, or for all of
         // its sock_extended_err. The completion is lost, and the reader must say so, not "other".
-        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Truncated, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt, MSG_CTRUNC, out _, out _, out _));
+        Assert.Equal(ErrorQueueRead.Truncated, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt, MSG_CTRUNC, out _, out _, out _));
         ((CMsgHdr*)(control + errorAt))->Length = (nuint)sizeof(CMsgHdr) + 8;
-        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Truncated, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt + (nuint)sizeof(CMsgHdr) + 8, MSG_CTRUNC, out _, out _, out _));
+        Assert.Equal(ErrorQueueRead.Truncated, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt + (nuint)sizeof(CMsgHdr) + 8, MSG_CTRUNC, out _, out _, out _));
 
         // The same bytes whole, with no completion among them: another kind of entry, skipped.
-        Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Other, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt, 0, out _, out _, out _));
+        Assert.Equal(ErrorQueueRead.Other, LinuxSocketCalls.ParseErrorQueueEntry(control, errorAt, 0, out _, out _, out _));
 
         // A control message header at offset, with dataLength bytes after it; returns the next header's offset.
         static nuint Put(byte* control, nuint offset, int level, int type, int dataLength)
@@ -151,7 +151,7 @@ public sealed class LinuxSocketCallsTests
             for (int attempt = 0; attempt < 2000 && completed < 2; attempt++)
             {
                 var read = LinuxSocketCalls.ReadErrorQueue(pair.Sender.SafeHandle, out uint first, out uint last, out bool wasCopied, out _);
-                if (read == LinuxSocketCalls.ErrorQueueRead.Completion)
+                if (read == ErrorQueueRead.Completion)
                 {
                     Assert.Equal(completed, first);
                     completed = last + 1;
@@ -159,7 +159,7 @@ public sealed class LinuxSocketCallsTests
                 }
                 else
                 {
-                    Assert.Equal(LinuxSocketCalls.ErrorQueueRead.Empty, read);
+                    Assert.Equal(ErrorQueueRead.Empty, read);
                     await Task.Delay(5);
                 }
             }
