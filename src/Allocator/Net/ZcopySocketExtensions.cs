@@ -204,6 +204,10 @@ public static class ZcopySocketExtensions
                 {
                     length = Math.Min(length, NativePages.OsPageSize);
                 }
+                else if (OperatingSystem.IsWindows())
+                {
+                    length = Math.Min(length, WindowsSocketCalls.MaxBytesPerCall);
+                }
 
                 int sent = await socket.SendAsync(memory.Reset(piece.Address + progress.Offset, length), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 progress.ZeroCopy?.CountFullBufferCopy();
@@ -264,7 +268,7 @@ public static class ZcopySocketExtensions
                     progress.ZeroCopy!.CountCall();
                 }
             }
-            else if (OperatingSystem.IsWindows())
+            else if (OperatingSystem.IsWindows() && WindowsSocketCalls.CanGather(socket))
             {
                 sent = WindowsSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, out error, out requested);
                 kind = sent < 0 ? WindowsSocketCalls.ToSocketError(error) : SocketError.Success;

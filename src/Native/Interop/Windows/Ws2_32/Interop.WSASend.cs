@@ -9,8 +9,9 @@ internal static partial class Interop
         /// <summary>
         /// <c>int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
         /// DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine)</c>,
-        /// called without overlapped I/O. 0, or SOCKET_ERROR with the error in WSAGetLastError (which
-        /// SetLastError captures: it is GetLastError).
+        /// called without overlapped I/O. 0, or SOCKET_ERROR with the error in WSAGetLastError. SetLastError
+        /// captures the thread's last error, as .NET's own WSASend import relies on (its socket errors are read
+        /// with Marshal.GetLastPInvokeError too); the Win32 docs name only WSAGetLastError.
         /// </summary>
         [LibraryImport(Libraries.Ws2_32, EntryPoint = "WSASend", SetLastError = true)]
         internal static unsafe partial int WSASend(
