@@ -259,9 +259,14 @@ public static class ZcopySocketExtensions
                     // MSG_ZEROCOPY's ENOBUFS: too many completions outstanding for the socket's option
                     // memory. Read them, then let this call copy rather than fail the message.
                     progress.ZeroCopy!.DrainDuringSend();
-                    progress.ZeroCopy.CountFallback();
                     sent = LinuxSocketCalls.SendMessage(socket.SafeHandle, rest, progress.Offset, zeroCopy: false, out error, out requested);
                     kind = sent < 0 ? LinuxSocketCalls.ToSocketError(error) : SocketError.Success;
+                    if (sent > 0)
+                    {
+                        // Counted once it carried bytes: a retry that finds the buffer full sends nothing,
+                        // and the wait's copying send that follows counts itself.
+                        progress.ZeroCopy.CountFallback();
+                    }
                 }
                 else if (sent > 0 && zeroCopy)
                 {

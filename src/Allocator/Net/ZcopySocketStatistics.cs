@@ -23,8 +23,9 @@ namespace NativeZcopy.Net;
 /// that refused SO_ZEROCOPY, or that already had SO_ZEROCOPY on when this <see cref="Socket"/> object first sent
 /// ZeroCopy (another object over the same kernel socket, alive or collected, another process, or the
 /// application turned it on: the kernel numbers zero-copy calls per socket for its whole life, and only the
-/// object that turned it on knows which numbers are its own), plus every single sendmsg call the kernel refused with ENOBUFS (its notification memory for the socket was
-/// full) and that was then made without MSG_ZEROCOPY.</param>
+/// object that turned it on knows which numbers are its own), plus every sendmsg call the kernel refused
+/// with ENOBUFS (the socket's option memory or the user's locked pages were short) that then sent bytes
+/// without MSG_ZEROCOPY.</param>
 /// <param name="PendingMessages">Messages whose pages the kernel still holds: their refs are not yet dropped.</param>
 /// <param name="AbandonedMessages">Messages still waiting for the kernel when the socket was closed. Nobody can
 /// report on them after the close, so their refs were dropped without the kernel's word, and the folios and
@@ -37,6 +38,12 @@ namespace NativeZcopy.Net;
 /// pending until the socket closes and are then abandoned. Should stay 0: the reader's buffer holds 256
 /// bytes, room for a completion behind both timestamp control messages; a socket with more ancillary options
 /// turned on could need more.</param>
+/// <param name="FullBufferCopies">.NET's own <c>Socket.SendAsync</c> calls that carried part of a message sent
+/// zero-copy because the send buffer was full: the wait for room goes through that send, which copies, up to
+/// one OS page's worth of bytes (<see cref="NativePages.OsPageSize"/>) a call, before the message goes on
+/// zero-copy. A peer that reads slowly raises it. With <paramref name="ZeroCopySendCalls"/> and the ENOBUFS
+/// part of <paramref name="CopyingFallbackSends"/>, it counts every call that carried bytes of a message while
+/// zero-copy was in use; a message copied whole counts once in <paramref name="CopyingFallbackSends"/>.</param>
 public readonly record struct ZcopySocketStatistics(
     SocketError ZeroCopyUnavailable,
     long ZeroCopySendCalls,
@@ -46,13 +53,5 @@ public readonly record struct ZcopySocketStatistics(
     long CopyingFallbackSends,
     int PendingMessages,
     long AbandonedMessages,
-    long TruncatedErrorQueueEntries)
-{
-    /// <summary>
-    /// .NET's own <c>Socket.SendAsync</c> calls that carried part of a zero-copy message because the send
-    /// buffer was full: the wait for room goes through that send, which copies, so each such call copied up
-    /// to one OS page (<see cref="NativePages.OsPageSize"/>) before the message went on zero-copy. A peer that reads slowly raises it; with <see cref="ZeroCopySendCalls"/> and
-    /// <see cref="CopyingFallbackSends"/> it accounts for every call a ZeroCopy send made.
-    /// </summary>
-    public long FullBufferCopies { get; init; }
-}
+    long TruncatedErrorQueueEntries,
+    long FullBufferCopies);

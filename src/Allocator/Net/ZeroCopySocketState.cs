@@ -129,10 +129,7 @@ internal sealed class ZeroCopySocketState
     private long _abandonedMessages;
     private long _truncatedEntries;
 
-    /// <summary>
-    /// Socket.SendAsync calls that carried part of a zero-copy message while the send buffer was full (see
-    /// <see cref="ZcopySocketStatistics.FullBufferCopies"/>). Under <see cref="_lock"/>, as every counter here.
-    /// </summary>
+    /// <summary>SendAsync calls that copied part of a zero-copy message on a full buffer; under <see cref="_lock"/>.</summary>
     private long _fullBufferCopies;
 
     private ZeroCopySocketState(Socket socket)
@@ -360,10 +357,7 @@ internal sealed class ZeroCopySocketState
         {
             return new ZcopySocketStatistics(
                 _unavailable, _zeroCopyCalls, _completedCalls, _copiedCalls, _notifications, _fallbackSends,
-                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages, _truncatedEntries)
-            {
-                FullBufferCopies = _fullBufferCopies,
-            };
+                _pending.Count + Volatile.Read(ref _releasing), _abandonedMessages, _truncatedEntries, _fullBufferCopies);
         }
     }
 
