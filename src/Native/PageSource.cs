@@ -5,7 +5,8 @@ namespace NativeZcopy.Native;
 /// <summary>
 /// Where pages come from. The process-wide instance is the operating system's (<see cref="Os"/>), chosen
 /// once at start-up; tests wrap it to inject faults. Implementations make no more than a few system calls
-/// per method (a huge-page map on Linux: mmap, up to two munmap to trim it, one or two madvise) and never
+/// per method (a huge-page map on Linux: mmap, up to two munmap to trim it, one or two madvise; more only
+/// while slack the kernel refused to trim is retried, see <see cref="UnixPageSource"/>) and never
 /// throw for an OS refusal: they report the OS error code and let the caller decide. No arena holds its
 /// lock across a call to them.
 /// </summary>

@@ -1,5 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using System.Threading;
 using Mono.Unix.Native;
 
 namespace NativeZcopy.Native;
@@ -8,14 +11,44 @@ namespace NativeZcopy.Native;
 /// Linux and macOS pages: anonymous private <c>mmap</c>/<c>munmap</c> and <c>sysconf(_SC_PAGESIZE)</c>,
 /// through Mono.Posix.NETStandard (its native helper converts the flags for each platform).
 /// </summary>
+/// <remarks>
+/// A huge-page mapping is over-mapped and trimmed to a 2 MiB-aligned window. A trim can be refused: a
+/// process at <c>vm.max_map_count</c> cannot have a mapping split, and the over-map may have merged with a
+/// neighbouring mapping so that its slack lies inside one. The refused slack is kept on a list, not lost,
+/// and given back after the next unmap that succeeds (which may have made room) and before the next map.
+/// </remarks>
 [UnsupportedOSPlatform("windows")]
-internal sealed class UnixPageSource : PageSource
+internal class UnixPageSource : PageSource
 {
     /// <summary>The OS page size, read once: it cannot change while the process runs.</summary>
     private readonly int _pageSize = checked((int)Syscall.sysconf(SysconfName._SC_PAGESIZE));
 
+    /// <summary>
+    /// Slack of huge-page over-maps the kernel refused to unmap, to be given back later. Guarded by
+    /// <see cref="_strandedLock"/>; empty except in a process at its mapping limit.
+    /// </summary>
+    private readonly List<(nint Address, nuint Length)> _stranded = [];
+
+    /// <summary>Guards <see cref="_stranded"/> and <see cref="_strandedBytes"/>. munmap calls are made under it.</summary>
+    private readonly Lock _strandedLock = new();
+
+    /// <summary>Bytes on <see cref="_stranded"/>. Written under <see cref="_strandedLock"/>; read with Volatile as a hint.</summary>
+    private long _strandedBytes;
+
     /// <inheritdoc/>
     public override int PageSize => _pageSize;
+
+    /// <summary>Bytes of over-map slack the kernel refused to unmap so far and not yet given back.</summary>
+    internal long StrandedBytes => Volatile.Read(ref _strandedBytes);
+
+    /// <summary>The slack ranges not yet given back (see <see cref="StrandedBytes"/>), as a copy.</summary>
+    internal (nint Address, nuint Length)[] StrandedRanges()
+    {
+        lock (_strandedLock)
+        {
+            return [.. _stranded];
+        }
+    }
 
     /// <summary>
     /// The transparent huge page size on x86-64 and arm64 with 4 KiB pages. Only used as an alignment
@@ -29,6 +62,7 @@ internal sealed class UnixPageSource : PageSource
     /// <inheritdoc/>
     public override nint TryMap(nuint length, PageMapOptions options, out int error)
     {
+        RetryStranded();
         bool huge = (options & PageMapOptions.HugePages) != 0 && OperatingSystem.IsLinux() && length % HugePageSize == 0;
         bool prefault = (options & PageMapOptions.Prefault) != 0;
         if (!huge)
@@ -49,16 +83,8 @@ internal sealed class UnixPageSource : PageSource
         nint aligned = (nint)(((nuint)raw + (nuint)(HugePageSize - 1)) & ~(nuint)(HugePageSize - 1));
         nuint head = (nuint)(aligned - raw);
 
-        // munmap of a page-aligned part of a mapping this call just made fails only for bad arguments.
-        if (head != 0)
-        {
-            _ = Syscall.munmap(raw, head);
-        }
-
-        if (slack - head != 0)
-        {
-            _ = Syscall.munmap(aligned + (nint)length, slack - head);
-        }
+        Trim(raw, head);
+        Trim(aligned + (nint)length, slack - head);
 
         // Both are hints: a kernel without THP or without MADV_POPULATE_WRITE (before 5.14) refuses them,
         // and the memory is then ordinary pages faulted on first touch.
@@ -80,9 +106,11 @@ internal sealed class UnixPageSource : PageSource
             MmapFlags.MAP_PRIVATE | MmapFlags.MAP_ANONYMOUS | extra,
             -1,
             0);
-        if (address == Syscall.MAP_FAILED || address == 0)
+        // MAP_FAILED is (void*)-1, compared as a literal: the first read of Syscall.MAP_FAILED runs Syscall's
+        // static constructor, whose own native calls overwrote the error this one left.
+        if (address == -1 || address == 0)
         {
-            error = (int)Stdlib.GetLastError();
+            error = LastError();
             return 0;
         }
 
@@ -93,15 +121,71 @@ internal sealed class UnixPageSource : PageSource
     /// <inheritdoc/>
     public override bool TryUnmap(nint address, nuint length, out int error)
     {
+        if (!TryRelease(address, length, out error))
+        {
+            return false;
+        }
+
+        RetryStranded();
+        return true;
+    }
+
+    /// <summary>One <c>munmap</c>; false with the OS error when refused. Tests override it to refuse.</summary>
+    internal virtual bool TryRelease(nint address, nuint length, out int error)
+    {
         if (Syscall.munmap(address, length) != 0)
         {
-            error = (int)Stdlib.GetLastError();
+            error = LastError();
             return false;
         }
 
         error = 0;
         return true;
     }
+
+    /// <summary>Unmaps slack outside a huge-page window, or keeps it on the stranded list if the kernel refuses.</summary>
+    private void Trim(nint address, nuint length)
+    {
+        if (length == 0 || TryRelease(address, length, out _))
+        {
+            return;
+        }
+
+        lock (_strandedLock)
+        {
+            _stranded.Add((address, length));
+            Volatile.Write(ref _strandedBytes, _strandedBytes + (long)length);
+        }
+    }
+
+    /// <summary>Gives back what slack it can. Free when nothing is stranded: one volatile read.</summary>
+    private void RetryStranded()
+    {
+        if (Volatile.Read(ref _strandedBytes) == 0)
+        {
+            return;
+        }
+
+        lock (_strandedLock)
+        {
+            for (int i = _stranded.Count - 1; i >= 0; i--)
+            {
+                (nint address, nuint length) = _stranded[i];
+                if (TryRelease(address, length, out _))
+                {
+                    _stranded.RemoveAt(i);
+                    Volatile.Write(ref _strandedBytes, _strandedBytes - (long)length);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The errno of the system call just made, as Mono.Posix numbers it. Callers read it before touching
+    /// any static field of Mono.Posix: a process's first read of one runs a static constructor that makes
+    /// native calls of its own and overwrites the saved error (a process's first refused map read "0").
+    /// </summary>
+    private static int LastError() => (int)NativeConvert.ToErrno(Marshal.GetLastPInvokeError());
 
     /// <inheritdoc/>
     public override string DescribeError(int error) => ((Errno)error).ToString();

@@ -93,6 +93,67 @@ public sealed class UnixPageSourceTests
         Assert.True(ProcMaps.IsGone(address, (long)length, marker));
     }
 
+    [Fact]
+    public void Huge_page_slack_the_kernel_refuses_to_trim_is_kept_and_given_back_after_a_later_unmap()
+    {
+        // At vm.max_map_count the kernel refuses to split a mapping, so the trims of an over-map that merged
+        // with a neighbour fail; their results were ignored, and up to 2 MiB less a page stayed mapped for the
+        // life of the process (the resource-limit hunt).
+        const int huge = 2 * 1024 * 1024;
+        var source = new TrimRefusingPageSource { Refuse = (_, length) => length % huge != 0 };
+        nint address = source.TryMap(huge, PageMapOptions.HugePages, out int error);
+        Assert.NotEqual(0, address);
+        Assert.Equal(0, error);
+        Assert.Equal(0, address % huge);
+        Assert.InRange(source.Refused, 1, 2);
+        Assert.Equal(huge - source.PageSize, source.StrandedBytes);
+        (nint Address, nuint Length)[] slack = source.StrandedRanges();
+        Assert.All(slack, range => Assert.True(ProcMaps.IsMapped(range.Address, (long)range.Length)));
+        Assert.All(slack, range => Assert.True(range.Address + (nint)range.Length <= address || range.Address >= address + huge));
+        byte[][] markers = [.. slack.Select(range => ProcMaps.Mark(range.Address))];
+        byte[] folioMarker = ProcMaps.Mark(address);
+
+        // Still refused: an unmap that succeeds retries the slack, and keeps what is refused again.
+        nint other = source.TryMap(huge, PageMapOptions.None, out _);
+        Assert.True(source.TryUnmap(other, huge, out _));
+        Assert.Equal(huge - source.PageSize, source.StrandedBytes);
+
+        source.Refuse = null;
+        Assert.True(source.TryUnmap(address, huge, out error));
+        Assert.Equal(0, error);
+        Assert.Equal(0, source.StrandedBytes);
+        Assert.Empty(source.StrandedRanges());
+        Assert.True(ProcMaps.IsGone(address, huge, folioMarker));
+        for (int i = 0; i < slack.Length; i++)
+        {
+            Assert.True(ProcMaps.IsGone(slack[i].Address, (long)slack[i].Length, markers[i]));
+        }
+    }
+
+    [Fact]
+    public void Stranded_slack_is_given_back_before_the_next_map()
+    {
+        const int huge = 2 * 1024 * 1024;
+        var source = new TrimRefusingPageSource { Refuse = (_, length) => length % huge != 0 };
+        nint address = source.TryMap(2 * huge, PageMapOptions.HugePages, out _);
+        Assert.NotEqual(0, address);
+        Assert.Equal(huge - source.PageSize, source.StrandedBytes);
+        (nint Address, nuint Length)[] slack = source.StrandedRanges();
+        byte[][] markers = [.. slack.Select(range => ProcMaps.Mark(range.Address))];
+
+        source.Refuse = null;
+        nint next = source.TryMap((nuint)source.PageSize, out _);
+        Assert.NotEqual(0, next);
+        Assert.Equal(0, source.StrandedBytes);
+        for (int i = 0; i < slack.Length; i++)
+        {
+            Assert.True(ProcMaps.IsGone(slack[i].Address, (long)slack[i].Length, markers[i]));
+        }
+
+        Assert.True(source.TryUnmap(next, (nuint)source.PageSize, out _));
+        Assert.True(source.TryUnmap(address, 2 * huge, out _));
+    }
+
     /// <summary>How many pages of the range are resident, by the kernel's own count (mincore).</summary>
     private static int ResidentPages(nint address, nuint length)
     {
