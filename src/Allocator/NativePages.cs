@@ -63,7 +63,7 @@ public static class NativePages
 
         PageSource source = owner.Source;
         nuint length = ((nuint)(uint)size + (nuint)(source.PageSize - 1)) & ~(nuint)(source.PageSize - 1);
-        long entry = MapAndRegister(source, length, 1, owner);
+        long entry = MapAndRegister(source, length, 1, owner, size);
         return new BioVec(PageSideTable.Run(entry).Base, 0, size, entry);
     }
 
@@ -390,17 +390,19 @@ public static class NativePages
 
     /// <summary>
     /// Maps <paramref name="length"/> bytes from <paramref name="source"/> and registers them with
-    /// <paramref name="count"/> refs. On any failure the mapping is returned and nothing stays registered.
+    /// <paramref name="count"/> refs (<paramref name="requested"/>, the caller's size, is for the error
+    /// message). On any failure the mapping is returned and nothing stays registered.
     /// </summary>
     /// <exception cref="OutOfMemoryException">The OS refused, or the side table could not take the run.</exception>
-    internal static long MapAndRegister(PageSource source, nuint length, int count, PageRunOwner owner)
+    internal static long MapAndRegister(PageSource source, nuint length, int count, PageRunOwner owner, int requested)
     {
         owner.RetryPendingUnmaps(); // reliability hook: runs whose unmap the OS refused get another chance first
         nint address = source.TryMap(length, out int error);
         if (address == 0)
         {
+            // The caller's size first: the mapped length is it rounded up to whole pages.
             throw new OutOfMemoryException(
-                $"The OS refused to map {length} bytes: {source.DescribeError(error)}.");
+                $"The OS refused to map {length} bytes for {requested} requested: {source.DescribeError(error)}.");
         }
 
         try
@@ -514,9 +516,10 @@ public static class NativePages
                 throw Released(address, 1, seen);
             }
 
-            if (count == int.MaxValue)
+            if (count >= PageSideTable.MaxDuplicatedCount)
             {
-                throw new InvalidOperationException($"The page holding 0x{address:X} already has {count} references, the most it can count.");
+                throw new InvalidOperationException(
+                    $"The page holding 0x{address:X} already has {count} references; Get takes a page to {PageSideTable.MaxDuplicatedCount} at most.");
             }
 
             long witnessed = Interlocked.CompareExchange(ref state, seen + 1, seen);

@@ -62,6 +62,13 @@ public sealed class ZcopyAllocator : IDisposable
     /// </summary>
     private const int LargestSliceSize = 64 * 1024;
 
+    /// <summary>
+    /// The most aligned bytes (FolioSize / Alignment) a folio may have for slices to be cut from it: 2^29, so
+    /// that its full share plus one reference per aligned byte that slices add stays below 2^31 (see
+    /// PageSideTable.MaxDuplicatedCount). Only a 1 GiB folio at an alignment of 1 has more.
+    /// </summary>
+    private const int MaxSlicedAlignedBytes = 1 << 29;
+
     /// <summary>The name <see cref="Shared"/> reports under in the metrics.</summary>
     public const string SharedName = "shared";
 
@@ -203,8 +210,12 @@ public sealed class ZcopyAllocator : IDisposable
         // Slices need room for at least four aligned pieces: a slice's share is one ref per Alignment bytes
         // (plus its own), and an alignment as large as the slice would let its pieces outrun the share and
         // the arena's bias, so such allocators (e.g. 4 KiB folios aligned to 4 KiB) cut every piece from
-        // the arena. Tracking must see every piece, so it turns the thread cache off too.
-        _sliceCutLimit = alignment <= _firstSliceSize / 4 ? Math.Min(_largestSliceSize / 4, MaxFragmentSize) : 0;
+        // the arena. Tracking must see every piece, so it turns the thread cache off too. Slices also add
+        // up to one reference per aligned byte to a folio's count on top of its full share, which passes
+        // int.MaxValue when a folio has 2^30 aligned bytes or more (1 GiB at an alignment of 1), so such
+        // allocators cut every piece from the arena as well.
+        bool countHasRoom = folioSize / alignment <= MaxSlicedAlignedBytes;
+        _sliceCutLimit = alignment <= _firstSliceSize / 4 && countHasRoom ? Math.Min(_largestSliceSize / 4, MaxFragmentSize) : 0;
         bool threadCache = options.ThreadCache && _tracker is null && _sliceCutLimit != 0;
         _maxSlicedSize = threadCache ? _sliceCutLimit : 0;
         _owner = new FolioOwner(source, folioSize, alignment, arenaCount, retained, mapOptions)

@@ -63,7 +63,8 @@ public sealed class ZcopyAllocatorOptions
     /// lock and every release drops its reference at once with one atomic operation. Always off while
     /// fragments are tracked, since tracking records every piece and every release, and when
     /// <see cref="Alignment"/> is above a quarter of the first slice (2 KiB with folios of 32 KiB and more),
-    /// since a slice must hold several aligned pieces.
+    /// since a slice must hold several aligned pieces, and for 1 GiB folios at an alignment of 1, whose
+    /// reference count would have no room for slices.
     /// </summary>
     public bool ThreadCache { get; init; } = true;
 

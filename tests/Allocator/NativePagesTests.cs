@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
 using Xunit;
@@ -91,6 +92,32 @@ public sealed class NativePagesTests
     }
 
     [Fact]
+    public void Get_stops_at_the_duplicate_ceiling_naming_it_and_keeps_the_count()
+    {
+        // Below int.MaxValue by the 2^29 references slices may still add to a folio's count without a check.
+        BioVec run = NativePages.Alloc(100);
+        ref long state = ref PageSideTable.Run(PageSideTable.Find(run.Page)).State;
+        Interlocked.Add(ref state, PageSideTable.MaxDuplicatedCount - 2);
+        try
+        {
+            NativePages.Get(run);
+            Assert.Equal(PageSideTable.MaxDuplicatedCount, NativePages.RefCount(run.Page));
+            var error = Assert.Throws<InvalidOperationException>(() => NativePages.Get(run));
+            Assert.Contains(PageSideTable.MaxDuplicatedCount.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
+            Assert.Contains($"0x{run.Page:X}", error.Message, StringComparison.Ordinal);
+            Assert.Equal(PageSideTable.MaxDuplicatedCount, NativePages.RefCount(run.Page));
+        }
+        finally
+        {
+            Interlocked.Add(ref state, -(PageSideTable.MaxDuplicatedCount - 1));
+        }
+
+        Assert.Equal(1, NativePages.RefCount(run.Page));
+        NativePages.Put(run);
+        Assert.False(NativePages.IsLive(run));
+    }
+
+    [Fact]
     public void Put_of_an_empty_piece_is_refused()
     {
         var error = Assert.Throws<InvalidOperationException>(() => NativePages.Put(default(BioVec)));
@@ -98,7 +125,7 @@ public sealed class NativePagesTests
     }
 
     [Fact]
-    public void An_os_refusal_is_out_of_memory_naming_size_and_error_and_keeps_nothing()
+    public void An_os_refusal_is_out_of_memory_naming_the_requested_and_mapped_sizes_and_the_error_and_keeps_nothing()
     {
         var source = new FaultInjectingPageSource { FailAllMaps = true };
         var owner = new PageRunOwner(source);
@@ -106,6 +133,7 @@ public sealed class NativePagesTests
 
         var error = Assert.Throws<OutOfMemoryException>(() => NativePages.Alloc(10_000, owner));
         Assert.Contains("12288 bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("10000 requested", error.Message, StringComparison.Ordinal);
         Assert.Contains("ENOMEM", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, source.BytesMapped);
         Assert.Equal(before, PageSideTable.LiveRuns);

@@ -50,14 +50,6 @@ namespace NativeZcopy.Arenas;
 [StructLayout(LayoutKind.Explicit, Size = 192)]
 internal struct Arena
 {
-    /// <summary>
-    /// The largest full share of an owner whose arenas take a slice's share back into their bias (see
-    /// <see cref="AllocSliceLocked"/>): 2^29, so that twice it, the bound on a folio's count then, is below
-    /// 2^31. Only folios of 512 MiB or more at an alignment of 1 byte, or of 1 GiB at 2 bytes, are above it;
-    /// their slices are given back with an atomic add, as before.
-    /// </summary>
-    private const int MaxFullShareTakingSlicesBack = 1 << 29;
-
     /// <summary>0 when free, 1 when held.</summary>
     [FieldOffset(64)]
     private int _spinLock;
@@ -158,9 +150,9 @@ internal struct Arena
         // and the pieces cut from it, counted as one so far, join this arena's count. No atomic operation.
         // Bound: a share taken back stays in the count, and the next slice adds its own, so over one folio
         // life the count (and the bias) can reach FullShare + FolioSize / Alignment, about twice FullShare,
-        // where giving shares back kept it near FullShare. Only owners whose FullShare is at most
-        // MaxFullShareTakingSlicesBack take slices back, so that bound stays within an int.
-        tookOld = oldEntry != 0 && oldEntry == _folioEntry && owner.FullShare <= MaxFullShareTakingSlicesBack;
+        // where giving shares back kept it near FullShare. Slices are only cut from folios of at most 2^29
+        // aligned bytes (ZcopyAllocator.MaxSlicedAlignedBytes), so that bound is at most 2^30 + 1.
+        tookOld = oldEntry != 0 && oldEntry == _folioEntry;
         if (tookOld)
         {
             _bias += oldShare;

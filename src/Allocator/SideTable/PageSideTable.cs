@@ -132,6 +132,15 @@ internal static partial class PageSideTable
     /// </summary>
     public const uint LastGeneration = uint.MaxValue;
 
+    /// <summary>
+    /// The most references <see cref="NativePages.Get(in BioVec)"/> lets a run reach: 2^31 - 1 less 2^29.
+    /// A folio's count is its full share plus what slices installed on it add, at most one per aligned byte
+    /// (2^29 on the largest folio that slices, see ZcopyAllocator's constructor), and installs add without a
+    /// check; keeping duplicates below this leaves them that room, so the count never passes
+    /// <see cref="int.MaxValue"/>. 1.6 billion duplicates of one page is no limit for real use.
+    /// </summary>
+    public const int MaxDuplicatedCount = int.MaxValue - (1 << 29);
+
     /// <summary>Number of runs currently registered.</summary>
     public static int LiveRuns => Volatile.Read(ref s_liveRuns);
 

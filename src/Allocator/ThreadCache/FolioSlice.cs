@@ -18,9 +18,11 @@ namespace NativeZcopy.ThreadCache;
 /// reference back. The folio's shared count moves only when the slice is installed and when
 /// <see cref="GiveBack"/> returns what is left, which unmaps the folio if nothing else holds it.
 /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may be taken back twice: its extra
-/// reference was added to the shared count, so the share grows by one more than it gave and the difference
-/// leaves the count with the share. Nothing is cut twice from the same bytes: the slice only moves forward,
-/// and only the arena, which sees the shared count, starts a folio over.
+/// reference was added to the shared count, so the share grows by one more than it gave. The share never
+/// keeps more than it held when installed (<see cref="Limit"/>): what comes back above that is dropped
+/// from the shared count at once, so a thread that duplicates and releases pieces of its own slice forever
+/// does not walk the folio's count up to its ceiling. Nothing is cut twice from the same bytes: the slice
+/// only moves forward, and only the arena, which sees the shared count, starts a folio over.
 /// </remarks>
 internal struct FolioSlice
 {
@@ -41,6 +43,9 @@ internal struct FolioSlice
 
     /// <summary>Pieces cut from the slice (the arena counted the slice as one).</summary>
     public int Cut;
+
+    /// <summary>The share the slice was installed with: the most it can hold without duplicated references.</summary>
+    public int Limit;
 
     /// <summary>Cuts a piece of <paramref name="fullSize"/> bytes, <paramref name="size"/> of them the caller's, if the slice has room.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -68,10 +73,28 @@ internal struct FolioSlice
         if (piece.Entry == Entry && piece.Page == Folio && Entry != 0)
         {
             Share += refs;
+            if (Share > Limit)
+            {
+                DropSurplus();
+            }
+
             return true;
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Drops from the shared count the references above <see cref="Limit"/>, which only duplicated pieces
+    /// bring back. Safe without a compare-and-swap: the count holds the whole share, and the
+    /// <see cref="Limit"/> references that stay in it (at least one) keep this folio life alive, so the
+    /// add can neither reach zero nor land on another life.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DropSurplus()
+    {
+        Interlocked.Add(ref PageSideTable.Run(Entry).State, Limit - Share);
+        Share = Limit;
     }
 
     /// <summary>
@@ -93,6 +116,7 @@ internal struct FolioSlice
         End = slice.Offset + slice.Length;
         Share = share - 1;
         Cut = 1;
+        Limit = share;
         return new BioVec(slice.Page, slice.Offset, size, slice.Entry);
     }
 

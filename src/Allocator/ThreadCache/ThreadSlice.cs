@@ -52,7 +52,7 @@ namespace NativeZcopy.ThreadCache;
 [StructLayout(LayoutKind.Explicit)]
 internal sealed class ThreadSlice
 {
-    // Layout: the fields sit from byte 64 to 152 of an object padded to 256 bytes (explicit layout, since
+    // Layout: the fields sit from byte 64 to 160 of an object padded to 256 bytes (explicit layout, since
     // the runtime lays out classes with references as it likes). Slices of threads created together are
     // allocated side by side, and the owner stores to _busy on every call: without a free cache line on
     // each side, two threads' slices would share one and every call would bounce it between processors.
@@ -66,11 +66,11 @@ internal sealed class ThreadSlice
     private readonly Thread _thread;
 
     /// <summary>1 while the owner is inside a critical section. Written only by the owner (Volatile).</summary>
-    [FieldOffset(112)]
+    [FieldOffset(120)]
     private int _busy;
 
     /// <summary>1 while a reclaimer is at work. Written only by reclaimers, which are serialized (Volatile).</summary>
-    [FieldOffset(116)]
+    [FieldOffset(124)]
     private int _revoked;
 
     /// <summary>
@@ -85,14 +85,14 @@ internal sealed class ThreadSlice
     private FolioSlice _slice;
 
     /// <summary>Allocations from other allocators since the slice was installed. Owner only.</summary>
-    [FieldOffset(120)]
+    [FieldOffset(128)]
     private int _misses;
 
     /// <summary>
     /// Bytes of the slice last installed, which sizes the next one. Owner only; a reclaimer leaves it,
     /// since the slice it empties tells the owner to start small again.
     /// </summary>
-    [FieldOffset(124)]
+    [FieldOffset(132)]
     private int _installedBytes;
 
     /// <summary>
@@ -107,7 +107,7 @@ internal sealed class ThreadSlice
     /// References released on another page life and not yet dropped from its count (see
     /// <see cref="DeferredRelease"/>). Owner-written inside a section; taken by a reclaimer.
     /// </summary>
-    [FieldOffset(128)]
+    [FieldOffset(136)]
     private DeferredRelease _deferred;
 
     /// <summary>Keeps the next object off the fields' cache lines (see the layout note above).</summary>

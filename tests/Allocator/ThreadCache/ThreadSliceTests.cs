@@ -168,13 +168,14 @@ public sealed class ThreadSliceTests
     });
 
     [Fact]
-    public void Slices_taken_back_over_a_whole_1_GiB_folio_at_alignment_1_keep_its_count_in_range() => OnFreshThread(() =>
+    public void Slices_taken_back_over_a_whole_1_GiB_folio_at_alignment_2_keep_its_count_in_range() => OnFreshThread(() =>
     {
-        // The largest share there is (2^30 + 1 references). Had each old slice's share gone into the arena's
-        // bias, the count would grow by a slice's share per change and pass int.MaxValue after about 16,380
-        // changes, and Get would then call a live piece released (found by a helper's review, step 41).
+        // The largest full share that slices (2^29 + 1 references). Each old slice's share goes into the
+        // arena's bias and the next slice adds its own, so over the folio's life the count reaches about twice
+        // the full share; had the full share been 2^30 + 1, it would pass int.MaxValue, and Get would then call
+        // a live piece released (found by a helper's review, step 41).
         var source = new FaultInjectingPageSource();
-        var options = new ZcopyAllocatorOptions { FolioSize = 1 << 30, Alignment = 1, PrefaultFolios = false };
+        var options = new ZcopyAllocatorOptions { FolioSize = 1 << 30, Alignment = 2, PrefaultFolios = false };
         var allocator = new ZcopyAllocator(options, source, processors: 1);
         Assert.True(allocator.ThreadCache);
         long pieces = 0;
@@ -188,6 +189,70 @@ public sealed class ThreadSliceTests
         }
 
         Assert.Equal(pieces, allocator.GetStatistics().FragmentsAllocated);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
+    public void A_1_GiB_folio_at_alignment_1_is_never_sliced_so_16385_local_caches_cannot_overflow_its_count() => OnFreshThread(() =>
+    {
+        // Its full share is 2^30 + 1 and a slice adds one reference per byte it holds: 16,384 caches holding
+        // 64 KiB slices of one such folio took its count past int.MaxValue, after which its pieces read as
+        // released and the folio stayed mapped after Dispose (the resource-limit hunt).
+        var source = new FaultInjectingPageSource();
+        var options = new ZcopyAllocatorOptions { FolioSize = 1 << 30, Alignment = 1, PrefaultFolios = false };
+        var allocator = new ZcopyAllocator(options, source, processors: 1);
+        Assert.False(allocator.ThreadCache);
+        var caches = new List<ZcopyLocalCache>();
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 16385; i++)
+        {
+            ZcopyLocalCache cache = allocator.CreateLocalCache();
+            caches.Add(cache);
+            pieces.Add(cache.Alloc(16));
+            pieces.Add(allocator.Alloc(16));
+        }
+
+        Assert.Equal(0, caches[0].MaxCachedSize);
+        Assert.All(pieces, piece => Assert.True(NativePages.IsLive(piece)));
+        Assert.InRange(NativePages.RefCount(pieces[0].Page), pieces.Count, int.MaxValue);
+        NativePages.PutBatch(pieces.ToArray());
+        caches.ForEach(cache => cache.Dispose());
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
+    public void Pieces_duplicated_and_released_on_the_slices_own_thread_do_not_raise_the_folios_count() => OnFreshThread(() =>
+    {
+        // Each Get adds to the shared count and each Put on this thread takes the reference back into the
+        // slice's share, which used to keep it: the count only rose, and after 2^31 pairs (about 14 s) every
+        // Get on the folio was refused (the resource-limit hunt). The share now keeps no more than it was
+        // installed with and drops the rest.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using ZcopyLocalCache cache = allocator.CreateLocalCache();
+        BioVec own = allocator.Alloc(100);
+        BioVec cached = cache.Alloc(100);
+        int ownCount = NativePages.RefCount(own.Page);
+        int cachedCount = NativePages.RefCount(cached.Page);
+        for (int i = 0; i < 100_000; i++)
+        {
+            NativePages.Get(own);
+            NativePages.Put(own);
+            NativePages.Get(cached);
+            cache.Put(cached);
+        }
+
+        // A share refills up to what it was installed with, so the count may rise by the pieces still out
+        // (one from each slice here, both perhaps on the same folio), never by the 100,000 duplicates.
+        Assert.InRange(NativePages.RefCount(own.Page), 1, ownCount + 2);
+        Assert.InRange(NativePages.RefCount(cached.Page), 1, cachedCount + 2);
+        Assert.True(NativePages.IsLive(own));
+        Assert.True(NativePages.IsLive(cached));
+        NativePages.Put(own);
+        cache.Put(cached);
+        cache.Dispose();
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
     });
