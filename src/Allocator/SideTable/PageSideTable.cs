@@ -231,6 +231,36 @@ internal static partial class PageSideTable
     }
 
     /// <summary>
+    /// Drops up to <paramref name="refs"/> references from the life <paramref name="entry"/> names but leaves
+    /// it at least <paramref name="keep"/> (at least 1), in one compare-and-swap, never on another life: for a
+    /// holder that gives back what it holds beyond what it still needs, so this is never a final release,
+    /// even when a piece released twice left the count short of what the holder believes it holds. Returns
+    /// how many were dropped.
+    /// </summary>
+    public static int DropKeeping(long entry, int refs, int keep)
+    {
+        ref PageRun run = ref Run(entry);
+        uint generation = GenerationOf(entry);
+        long seen = Volatile.Read(ref run.State);
+        while (true)
+        {
+            int dropped = Math.Min(refs, CountOfState(seen) - keep);
+            if (GenerationOfState(seen) != generation || dropped <= 0)
+            {
+                return 0;
+            }
+
+            long witnessed = Interlocked.CompareExchange(ref run.State, seen - dropped, seen);
+            if (witnessed == seen)
+            {
+                return dropped;
+            }
+
+            seen = witnessed;
+        }
+    }
+
+    /// <summary>
     /// Marks the life <paramref name="entry"/> names as one whose bytes the kernel may still read after their
     /// holders let go (see <see cref="PageRun.Quarantined"/>). The caller holds a reference on that life, so
     /// the mark lands before the final release, whose compare-and-swap on the state follows the caller's.

@@ -18,11 +18,14 @@ namespace NativeZcopy.ThreadCache;
 /// reference back. The folio's shared count moves only when the slice is installed and when
 /// <see cref="GiveBack"/> returns what is left, which unmaps the folio if nothing else holds it.
 /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may be taken back twice: its extra
-/// reference was added to the shared count, so the share grows by one more than it gave. The share never
-/// keeps more than it held when installed (<see cref="Limit"/>): what comes back above that is dropped
-/// from the shared count at once, so a thread that duplicates and releases pieces of its own slice forever
-/// does not walk the folio's count up to its ceiling. Nothing is cut twice from the same bytes: the slice
-/// only moves forward, and only the arena, which sees the shared count, starts a folio over.
+/// reference was added to the shared count, so the share grows by one more than it gave; so does a piece of
+/// the same folio life cut by someone else (the arena, another slice) and released here. Those references
+/// are in the shared count, so the share may keep them, but not without bound: once it holds twice what it
+/// was installed with (<see cref="Limit"/>), it drops what is above <see cref="Limit"/> from the shared
+/// count in one step, so a thread that duplicates and releases pieces of its own slice forever does not
+/// walk the folio's count up to its ceiling, and a release of others' pieces costs one atomic operation
+/// per <see cref="Limit"/> of them. Nothing is cut twice from the same bytes: the slice only moves forward,
+/// and only the arena, which sees the shared count, starts a folio over.
 /// </remarks>
 internal struct FolioSlice
 {
@@ -44,7 +47,7 @@ internal struct FolioSlice
     /// <summary>Pieces cut from the slice (the arena counted the slice as one).</summary>
     public int Cut;
 
-    /// <summary>The share the slice was installed with: the most it can hold without duplicated references.</summary>
+    /// <summary>The share the slice was installed with; a share that reaches twice this drops back to it.</summary>
     public int Limit;
 
     /// <summary>Cuts a piece of <paramref name="fullSize"/> bytes, <paramref name="size"/> of them the caller's, if the slice has room.</summary>
@@ -73,7 +76,7 @@ internal struct FolioSlice
         if (piece.Entry == Entry && piece.Page == Folio && Entry != 0)
         {
             Share += refs;
-            if (Share > Limit)
+            if (Share > Limit << 1)
             {
                 DropSurplus();
             }
@@ -85,15 +88,15 @@ internal struct FolioSlice
     }
 
     /// <summary>
-    /// Drops from the shared count the references above <see cref="Limit"/>, which only duplicated pieces
-    /// bring back. Safe without a compare-and-swap: the count holds the whole share, and the
-    /// <see cref="Limit"/> references that stay in it (at least one) keep this folio life alive, so the
-    /// add can neither reach zero nor land on another life.
+    /// Drops the references above <see cref="Limit"/> from the shared count. Never the count's last: the
+    /// share's references are in the count unless pieces of this life were released twice, and even then
+    /// the drop leaves the life to the share, whose <see cref="GiveBack"/> makes the final release (a double
+    /// release's hazards are those of any other, see <see cref="NativePages.Put(in BioVec)"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void DropSurplus()
     {
-        Interlocked.Add(ref PageSideTable.Run(Entry).State, Limit - Share);
+        _ = PageSideTable.DropKeeping(Entry, Share - Limit, keep: 1);
         Share = Limit;
     }
 

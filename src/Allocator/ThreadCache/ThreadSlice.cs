@@ -242,7 +242,8 @@ internal sealed class ThreadSlice
     /// <remarks>
     /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may come back here twice: its extra
     /// reference was added to the shared count, so the share grows by one more than it gave, and the
-    /// difference leaves the count when the share is given back. Nothing is ever cut again from the bytes
+    /// difference leaves the count when the share is given back or grows past twice what it was installed
+    /// with (<see cref="FolioSlice.Limit"/>). Nothing is ever cut again from the bytes
     /// of a taken-back piece: the slice only moves forward, and only the arena, which sees the shared
     /// count, starts a folio over.
     /// </remarks>

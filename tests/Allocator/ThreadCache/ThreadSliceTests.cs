@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 using System.Threading;
+using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
 using NativeZcopy.ThreadCache;
 using Xunit;
@@ -244,10 +245,10 @@ public sealed class ThreadSliceTests
             cache.Put(cached);
         }
 
-        // A share refills up to what it was installed with, so the count may rise by the pieces still out
-        // (one from each slice here, both perhaps on the same folio), never by the 100,000 duplicates.
-        Assert.InRange(NativePages.RefCount(own.Page), 1, ownCount + 2);
-        Assert.InRange(NativePages.RefCount(cached.Page), 1, cachedCount + 2);
+        // A share keeps up to twice what it was installed with, at most one reference per byte of a slice
+        // (8 KiB at first, 16 KiB for the cache), so the count may rise by that, never by the 200,000 duplicates.
+        Assert.InRange(NativePages.RefCount(own.Page), 1, ownCount + (2 * 16384));
+        Assert.InRange(NativePages.RefCount(cached.Page), 1, cachedCount + (2 * 16384));
         Assert.True(NativePages.IsLive(own));
         Assert.True(NativePages.IsLive(cached));
         NativePages.Put(own);
@@ -301,6 +302,39 @@ public sealed class ThreadSliceTests
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
     });
+
+    [Fact]
+    public void Releases_past_the_share_on_the_slices_own_thread_never_take_the_count_below_one_or_into_the_generation() => OnFreshThread(() =>
+    {
+        // A piece released again and again on its slice's thread: a double release, which is not caught, but
+        // the share's drop of what it holds above its limit must still never take the count through zero into
+        // the generation, as a plain add did (a review of the drop, which first read "gen 4294967295, count -1").
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        BioVec piece = allocator.Alloc(100);
+        long entry = PageSideTable.Find(piece.Page);
+        ref long state = ref PageSideTable.Run(entry).State;
+        int count = PageSideTable.CountOfState(Volatile.Read(ref state));
+        for (int i = 0; i <= 3 * count; i++)
+        {
+            NativePages.Put(piece);
+        }
+
+        long after = Volatile.Read(ref state);
+        Assert.Equal(PageSideTable.GenerationOf(entry), PageSideTable.GenerationOfState(after));
+        Assert.InRange(PageSideTable.CountOfState(after), 1, count);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    });
+
+    [Fact]
+    public void The_slice_fits_between_the_fields_around_it()
+    {
+        // ThreadSlice places its fields by hand: FolioSlice at 80 must end by _busy at 120, and the deferral
+        // at 136 by the padding at 192.
+        Assert.Equal(40, System.Runtime.CompilerServices.Unsafe.SizeOf<FolioSlice>());
+        Assert.InRange(136 + System.Runtime.CompilerServices.Unsafe.SizeOf<DeferredRelease>(), 0, 192);
+    }
 
     [Fact]
     public void An_alignment_too_large_for_a_slice_turns_the_thread_cache_off() => OnFreshThread(() =>
