@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Threading;
@@ -16,6 +15,9 @@ namespace NativeZcopy.Native;
 /// process at <c>vm.max_map_count</c> cannot have a mapping split, and the over-map may have merged with a
 /// neighbouring mapping so that its slack lies inside one. The refused slack is kept on a list, not lost,
 /// and given back after the next unmap that succeeds (which may have made room) and before the next map.
+/// Slack is never touched, so it holds address space, not memory; giving back a range from inside a mapping
+/// costs the process one more mapping, which at the limit may be the one a later map needed (that map then
+/// fails with ENOMEM, as it would have a little earlier). Returning what is ours was preferred.
 /// </remarks>
 [UnsupportedOSPlatform("windows")]
 internal class UnixPageSource : PageSource
@@ -27,9 +29,20 @@ internal class UnixPageSource : PageSource
     /// Slack of huge-page over-maps the kernel refused to unmap, to be given back later. Guarded by
     /// <see cref="_strandedLock"/>; empty except in a process at its mapping limit.
     /// </summary>
-    private readonly List<(nint Address, nuint Length)> _stranded = [];
+    private (nint Address, nuint Length)[] _stranded = new (nint, nuint)[StrandedCapacity];
 
-    /// <summary>Guards <see cref="_stranded"/> and <see cref="_strandedBytes"/>. munmap calls are made under it.</summary>
+    /// <summary>Entries of <see cref="_stranded"/> in use. Guarded by <see cref="_strandedLock"/>.</summary>
+    private int _strandedCount;
+
+    /// <summary>
+    /// Room for this many stranded ranges (two per refused huge-page map) before the array doubles. Allocated
+    /// up front, and kept in a plain array rather than a List, because the first refusal comes at the
+    /// mapping limit, where a method the JIT has not compiled yet may find no room for its code and end the
+    /// process (a real-kernel run at vm.max_map_count aborted in List.Add's first resize).
+    /// </summary>
+    private const int StrandedCapacity = 64;
+
+    /// <summary>Guards <see cref="_stranded"/> and <see cref="_strandedBytes"/>; retries make their munmap calls under it.</summary>
     private readonly Lock _strandedLock = new();
 
     /// <summary>Bytes on <see cref="_stranded"/>. Written under <see cref="_strandedLock"/>; read with Volatile as a hint.</summary>
@@ -46,7 +59,7 @@ internal class UnixPageSource : PageSource
     {
         lock (_strandedLock)
         {
-            return [.. _stranded];
+            return _stranded.AsSpan(0, _strandedCount).ToArray();
         }
     }
 
@@ -153,7 +166,14 @@ internal class UnixPageSource : PageSource
 
         lock (_strandedLock)
         {
-            _stranded.Add((address, length));
+            if (_strandedCount == _stranded.Length)
+            {
+                var larger = new (nint, nuint)[_stranded.Length * 2];
+                Array.Copy(_stranded, larger, _strandedCount);
+                _stranded = larger;
+            }
+
+            _stranded[_strandedCount++] = (address, length);
             Volatile.Write(ref _strandedBytes, _strandedBytes + (long)length);
         }
     }
@@ -168,12 +188,12 @@ internal class UnixPageSource : PageSource
 
         lock (_strandedLock)
         {
-            for (int i = _stranded.Count - 1; i >= 0; i--)
+            for (int i = _strandedCount - 1; i >= 0; i--)
             {
                 (nint address, nuint length) = _stranded[i];
                 if (TryRelease(address, length, out _))
                 {
-                    _stranded.RemoveAt(i);
+                    _stranded[i] = _stranded[--_strandedCount];
                     Volatile.Write(ref _strandedBytes, _strandedBytes - (long)length);
                 }
             }
@@ -181,12 +201,14 @@ internal class UnixPageSource : PageSource
     }
 
     /// <summary>
-    /// The errno of the system call just made, as Mono.Posix numbers it. Callers read it before touching
-    /// any static field of Mono.Posix: a process's first read of one runs a static constructor that makes
-    /// native calls of its own and overwrites the saved error (a process's first refused map read "0").
+    /// The errno of the system call just made, as the platform numbers it (<see cref="DescribeError"/> names
+    /// it). Callers read it before touching any static field of Mono.Posix: a process's first read of one
+    /// runs a static constructor that makes native calls of its own and overwrites the saved error (a
+    /// process's first refused map read "0"). Not converted here, which would be a first call into
+    /// Mono.Posix's converter, to be compiled, at the mapping limit where trims are refused.
     /// </summary>
-    private static int LastError() => (int)NativeConvert.ToErrno(Marshal.GetLastPInvokeError());
+    private static int LastError() => Marshal.GetLastPInvokeError();
 
     /// <inheritdoc/>
-    public override string DescribeError(int error) => ((Errno)error).ToString();
+    public override string DescribeError(int error) => NativeConvert.ToErrno(error).ToString();
 }

@@ -154,6 +154,30 @@ public sealed class UnixPageSourceTests
         Assert.True(source.TryUnmap(address, 2 * huge, out _));
     }
 
+    [Fact]
+    public void More_stranded_slack_than_the_first_array_holds_is_all_kept_and_given_back()
+    {
+        const int huge = 2 * 1024 * 1024;
+        var source = new TrimRefusingPageSource { Refuse = (_, length) => length % huge != 0 };
+        var folios = new nint[80];
+        for (int i = 0; i < folios.Length; i++)
+        {
+            folios[i] = source.TryMap(huge, PageMapOptions.HugePages, out _);
+            Assert.NotEqual(0, folios[i]);
+        }
+
+        Assert.Equal(folios.Length * (long)(huge - source.PageSize), source.StrandedBytes);
+        Assert.InRange(source.StrandedRanges().Length, 65, 160); // past the 64 the array starts with (one or two a map)
+        source.Refuse = null;
+        foreach (nint folio in folios)
+        {
+            Assert.True(source.TryUnmap(folio, huge, out _));
+        }
+
+        Assert.Equal(0, source.StrandedBytes);
+        Assert.Empty(source.StrandedRanges());
+    }
+
     /// <summary>How many pages of the range are resident, by the kernel's own count (mincore).</summary>
     private static int ResidentPages(nint address, nuint length)
     {
