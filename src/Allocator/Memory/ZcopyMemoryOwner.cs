@@ -193,7 +193,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
         {
             if ((state & PinMask) == 0)
             {
-                throw new InvalidOperationException($"Unpin of {this} with no pin outstanding: a handle was disposed twice (a copy of it too), or Unpin was called without Pin.");
+                throw new InvalidOperationException($"Unpin of {this} with no pin outstanding: a copy of a handle was disposed as well as the handle, or Unpin was called without Pin.");
             }
 
             int seen = Interlocked.CompareExchange(ref _state, state - 1, state);
