@@ -36,6 +36,9 @@ public static class NativePages
     /// <summary><see cref="AddRef"/> as the delegate the fragment tracker's slow path calls back.</summary>
     private static readonly Action<long, nint> s_addRef = AddRef;
 
+    /// <summary>The page-reference step tracked Gets hand the tracker, for tests that race it.</summary>
+    internal static Action<long, nint> AddRefForTests => s_addRef;
+
     /// <summary>The owner of runs from <see cref="Alloc(int)"/>, for the metrics.</summary>
     internal static PageRunOwner OsOwner => s_osOwner;
 

@@ -67,6 +67,13 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>Records with refs. Owned by <see cref="_lock"/>; read with Volatile.</summary>
     private int _outstanding;
 
+    /// <summary>
+    /// Set by <see cref="Dispose"/> before its final check. Owned by <see cref="_lock"/>: a record made after
+    /// the check saw the map reports itself (<see cref="OnCarved"/>), so every fragment outstanding at Dispose
+    /// is reported once.
+    /// </summary>
+    private bool _disposed;
+
     /// <summary>Creates a tracker recording one folio life in <paramref name="sampleRate"/>.</summary>
     public FragmentTracker(int sampleRate, TimeSpan leakAge, Action<OutstandingFragment> report)
     {
@@ -126,36 +133,40 @@ internal sealed class FragmentTracker : IDisposable
 
             folio.Add(record);
             _outstanding++;
+
+            // Dispose made its final check before this record was made: report it here, as that check would
+            // have (a piece cut while Dispose ran on another thread).
+            if (!_disposed)
+            {
+                return;
+            }
+
+            record.LeakReported = true;
         }
+
+        Interlocked.Increment(ref _leaked);
+        _report(Describe([(record, 1)], Stopwatch.GetTimestamp())[0]);
     }
 
     /// <summary>
-    /// Takes one more reference on the tracked fragment holding <paramref name="address"/>, then on its
-    /// page.
+    /// Takes one more reference on its page and on the tracked fragment holding <paramref name="address"/>,
+    /// both under the lock.
     /// </summary>
+    /// <remarks>
+    /// Both under the lock, page first, so the two counts move together: with the page's reference taken
+    /// after the lock was dropped, a racing final Put (a use after release) could take the record down to one
+    /// while the page reached zero, the folio be reissued in place, and the refused Get's undo then drop a
+    /// record of the new life (the diagnostics hunt). The page's add is one compare-and-swap, and takes no lock.
+    /// </remarks>
     /// <exception cref="InvalidOperationException">No live fragment holds the address.</exception>
     public static void Get(long entry, nint address, Action<long, nint> addPageRef)
     {
         FragmentTracker tracker = TrackerOf(entry);
-        FragmentRecord record;
         lock (tracker._lock)
         {
-            record = tracker.FindLive(entry, address);
-            record.Refs++;
-        }
-
-        try
-        {
+            FragmentRecord record = tracker.FindLive(entry, address);
             addPageRef(entry, address);
-        }
-        catch
-        {
-            lock (tracker._lock)
-            {
-                tracker.DropRef(entry, record);
-            }
-
-            throw;
+            record.Refs++;
         }
     }
 
@@ -248,6 +259,11 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>Stops the periodic check and reports every fragment still outstanding.</summary>
     public void Dispose()
     {
+        lock (_lock)
+        {
+            _disposed = true;
+        }
+
         _timer?.Dispose();
         CheckForLeaks(TimeSpan.Zero);
     }

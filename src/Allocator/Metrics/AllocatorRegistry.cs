@@ -51,6 +51,14 @@ internal static class AllocatorRegistry
                 s_series.Add(name, series);
             }
 
+            // A name the application gives keeps its series even when an unnamed allocator happened to open it
+            // under the same automatic name: otherwise the series ended with its members, and the next
+            // allocator of the name counted from zero again (the diagnostics hunt).
+            if (named)
+            {
+                series.Keep();
+            }
+
             series.Join();
             s_allocators.Add(allocator, new AllocatorRegistration(allocator, series));
         }

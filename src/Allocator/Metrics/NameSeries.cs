@@ -33,8 +33,8 @@ internal sealed class NameSeries
     /// <summary>The last value reported for each <see cref="CumulativeCounter"/>, the floor of the next report.</summary>
     private readonly long[] _reported = new long[CounterCount];
 
-    /// <summary>True for a name the application gave: the series outlives its allocators.</summary>
-    private readonly bool _kept;
+    /// <summary>True once the application gave this name: the series outlives its allocators. Owned by the registry's SeriesLock.</summary>
+    private bool _kept;
 
     /// <summary>Registrations of this name not yet finalized.</summary>
     private int _members;
@@ -46,6 +46,9 @@ internal sealed class NameSeries
         _kept = kept;
         Tags = [new KeyValuePair<string, object?>(ZcopyMetrics.AllocatorTag, name)];
     }
+
+    /// <summary>Makes the series outlive its allocators: the application gave its name. Under the registry's SeriesLock.</summary>
+    public void Keep() => _kept = true;
 
     /// <summary>The <c>nativezcopy.allocator</c> tag value.</summary>
     public string Name { get; }

@@ -1,0 +1,73 @@
+using System;
+using System.Linq;
+using System.Runtime.CompilerServices;
+using NativeZcopy.Metrics;
+using NativeZcopy.Tests.Support;
+using Xunit;
+
+namespace NativeZcopy.Tests.Allocator.Metrics;
+
+/// <summary><see cref="AllocatorRegistry"/>: which series a name joins, and how long it lasts.</summary>
+public sealed class AllocatorRegistryTests
+{
+    [Fact]
+    public void A_name_the_application_gives_keeps_its_counts_even_when_an_unnamed_allocator_opened_it()
+    {
+        // The application named an allocator "allocator-N", the automatic name an unnamed allocator already had:
+        // the series, opened unkept by the unnamed one, ended when both were collected, and the name's next
+        // allocator counted from zero, so the counter went backwards for the same listener (the diagnostics hunt).
+        using var recorder = new MetricsRecorder(meter => meter.Scope is null);
+        (WeakReference unnamed, string name) = CreateUnnamed();
+        WeakReference named = AllocateThreeAndDrop(name);
+        long before = FragmentsAllocated(recorder, name);
+        Assert.Equal(3, before);
+
+        Collect(unnamed);
+        Collect(named);
+        Assert.True(AllocatorRegistry.HasSeries(name));
+
+        using var successor = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, ThreadCache = false });
+        NativePages.Put(successor.Alloc(100));
+        Assert.Equal(before + 1, FragmentsAllocated(recorder, name));
+    }
+
+    private static long FragmentsAllocated(MetricsRecorder recorder, string name) =>
+        recorder.Collect().Single(r => r.Allocator == name && r.Instrument.Name == ZcopyMetrics.FragmentsAllocated).Value;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference Allocator, string Name) CreateUnnamed()
+    {
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false });
+        string name;
+        lock (AllocatorRegistry.SeriesLock)
+        {
+            name = AllocatorRegistry.Reported.Single(pair => ReferenceEquals(pair.Key, allocator)).Value.Series.Name;
+        }
+
+        allocator.Dispose();
+        return (new WeakReference(allocator), name);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference AllocateThreeAndDrop(string name)
+    {
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, ThreadCache = false });
+        NativePages.PutBatch([allocator.Alloc(100), allocator.Alloc(100), allocator.Alloc(100)]);
+        allocator.Dispose();
+        return new WeakReference(allocator);
+    }
+
+    private static void Collect(WeakReference allocator)
+    {
+        for (int i = 0; i < 10 && allocator.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(allocator.IsAlive, "the allocator was not collected");
+        GC.WaitForPendingFinalizers(); // its registration's finalizer retires it from the series
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+}
