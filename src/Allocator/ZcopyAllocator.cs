@@ -199,20 +199,7 @@ public sealed class ZcopyAllocator : IDisposable
         _arenas = new Arena[arenaCount];
         _arenaMask = arenaCount - 1;
         _alignmentMask = alignment - 1;
-        // The tracker reports through a weak reference: the side table keeps the arenas' folios, their owner
-        // keeps the tracker, and a report target holding this allocator would keep an allocator dropped without
-        // Dispose alive for good, with its timer and its metrics registration (the diagnostics hunt).
-        var self = new WeakReference<ZcopyAllocator>(this);
-        _tracker = sampleRate == 0 ? null : new FragmentTracker(
-            sampleRate,
-            options.LeakReportAge,
-            fragment =>
-            {
-                if (self.TryGetTarget(out ZcopyAllocator? allocator))
-                {
-                    allocator.OnFragmentLeaked(fragment);
-                }
-            });
+        _tracker = sampleRate == 0 ? null : new FragmentTracker(sampleRate, options.LeakReportAge, this);
         RetainedFoliosPerArena = retained;
         FolioSize = folioSize;
         Alignment = alignment;
@@ -788,7 +775,8 @@ public sealed class ZcopyAllocator : IDisposable
         return options.TrackFragments ? 1 : rate;
     }
 
-    private void OnFragmentLeaked(OutstandingFragment fragment) =>
+    /// <summary>Raises <see cref="FragmentLeaked"/>; the tracker's report target.</summary>
+    internal void OnFragmentLeaked(OutstandingFragment fragment) =>
         FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
 
     /// <summary>

@@ -52,8 +52,13 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>Tracked folio lives with recorded fragments, by folio base address.</summary>
     private readonly Dictionary<nint, TrackedFolio> _folios = new();
 
-    /// <summary>Receives each fragment reported as leaked, outside the lock.</summary>
-    private readonly Action<OutstandingFragment> _report;
+    /// <summary>
+    /// The allocator whose <see cref="ZcopyAllocator.FragmentLeaked"/> reports go to, held weakly: the side table
+    /// keeps the folios, their owner keeps this tracker, and a strong reference would keep an allocator dropped
+    /// without Dispose alive for good (the diagnostics hunt). Long (tracking resurrection), so a Dispose that an
+    /// application's finalizer calls still reports.
+    /// </summary>
+    private readonly WeakReference<ZcopyAllocator> _owner;
 
     /// <summary>Checks for leaks periodically; null when the leak age is infinite.</summary>
     private readonly Timer? _timer;
@@ -74,15 +79,17 @@ internal sealed class FragmentTracker : IDisposable
     /// </summary>
     private bool _disposed;
 
-    /// <summary>Creates a tracker recording one folio life in <paramref name="sampleRate"/>.</summary>
-    public FragmentTracker(int sampleRate, TimeSpan leakAge, Action<OutstandingFragment> report)
+    /// <summary>Creates a tracker recording one folio life in <paramref name="sampleRate"/>, reporting to <paramref name="owner"/>.</summary>
+    public FragmentTracker(int sampleRate, TimeSpan leakAge, ZcopyAllocator owner)
     {
         SampleRate = sampleRate;
         LeakAge = leakAge;
-        _report = report;
+        _owner = new WeakReference<ZcopyAllocator>(owner, trackResurrection: true);
         if (leakAge != Timeout.InfiniteTimeSpan)
         {
-            // The timer holds the tracker weakly: an allocator dropped without Dispose must stay collectable.
+            // The timer holds the tracker weakly, and stops once the allocator is gone (OnTimer): an allocator
+            // dropped without Dispose must stay collectable, and its folios, which keep this tracker, must not
+            // keep a timer walking records for nobody.
             // Half the age, so a leak is reported within half its age of reaching it; at least 1 s, since a check
             // walks every record under the lock tracked Gets and Puts take (an age under 2 s is reported up to
             // 1 s late); at most 30 s, so a leak under a long age is reported within 30 s of reaching it.
@@ -99,6 +106,12 @@ internal sealed class FragmentTracker : IDisposable
 
     /// <summary>Fragments reported as leaked so far.</summary>
     public long LeakedCount => Interlocked.Read(ref _leaked);
+
+    /// <summary>Set by the timer's last tick, once its allocator was collected; volatile, read by tests.</summary>
+    private volatile bool _timerStopped;
+
+    /// <summary>True once the periodic check stopped because its allocator was collected (for tests).</summary>
+    internal bool TimerStopped => _timerStopped;
 
     /// <summary>Tracked fragments that still hold a reference.</summary>
     public int OutstandingCount => Volatile.Read(ref _outstanding);
@@ -134,8 +147,8 @@ internal sealed class FragmentTracker : IDisposable
             folio.Add(record);
             _outstanding++;
 
-            // Dispose made its final check before this record was made: report it here, as that check would
-            // have (a piece cut while Dispose ran on another thread).
+            // Dispose made its final check before this record was made: report it, as that check would have
+            // (a piece cut while Dispose ran on another thread).
             if (!_disposed)
             {
                 return;
@@ -144,8 +157,11 @@ internal sealed class FragmentTracker : IDisposable
             record.LeakReported = true;
         }
 
+        // Reported from the thread pool, as the timer's checks are: this Alloc has recorded its piece and must
+        // not fail now, which a handler that throws (it must not) would make it do after the record was made.
         Interlocked.Increment(ref _leaked);
-        _report(Describe([(record, 1)], Stopwatch.GetTimestamp())[0]);
+        OutstandingFragment leaked = Describe([(record, 1)], Stopwatch.GetTimestamp())[0];
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Tracker.Report(state.Leaked), (Tracker: this, Leaked: leaked), preferLocal: false);
     }
 
     /// <summary>
@@ -250,7 +266,7 @@ internal sealed class FragmentTracker : IDisposable
         Interlocked.Add(ref _leaked, leaked.Count);
         foreach (OutstandingFragment fragment in Describe(leaked, now))
         {
-            _report(fragment);
+            Report(fragment);
         }
 
         return leaked.Count;
@@ -270,9 +286,29 @@ internal sealed class FragmentTracker : IDisposable
 
     private static void OnTimer(WeakReference<FragmentTracker> weak)
     {
-        if (weak.TryGetTarget(out FragmentTracker? tracker))
+        if (!weak.TryGetTarget(out FragmentTracker? tracker))
         {
-            tracker.CheckForLeaks(tracker.LeakAge);
+            return;
+        }
+
+        if (!tracker._owner.TryGetTarget(out _))
+        {
+            // Collected without Dispose: nobody can hear a report, and the folios keeping this tracker stay
+            // mapped for the process's life, so stop walking their records.
+            tracker._timer!.Dispose();
+            tracker._timerStopped = true;
+            return;
+        }
+
+        tracker.CheckForLeaks(tracker.LeakAge);
+    }
+
+    /// <summary>Raises the owner's <see cref="ZcopyAllocator.FragmentLeaked"/>, if the owner is still there.</summary>
+    private void Report(OutstandingFragment fragment)
+    {
+        if (_owner.TryGetTarget(out ZcopyAllocator? owner))
+        {
+            owner.OnFragmentLeaked(fragment);
         }
     }
 

@@ -69,6 +69,9 @@ public sealed class FragmentTrackerTests
         BioVec piece = allocator.Alloc(64);
         try
         {
+            // Reported from the thread pool, as the timer's checks are, so that the Alloc cannot fail after its
+            // record was made (a review of the first fix, which reported on the allocating thread).
+            Assert.True(SpinWait.SpinUntil(() => { lock (reports) { return reports.Count > 0; } }, TimeSpan.FromSeconds(10)));
             lock (reports)
             {
                 Assert.Equal(piece, Assert.Single(reports));
@@ -98,6 +101,83 @@ public sealed class FragmentTrackerTests
         }
 
         Assert.False(dropped.IsAlive, $"tracking {tracking}: the allocator dropped without Dispose was never collected");
+    }
+
+    [Fact]
+    public void A_dispose_an_applications_finalizer_calls_still_reports()
+    {
+        // The tracker holds its allocator weakly; a short weak reference is cleared before finalizers run, so a
+        // Dispose called from a finalizer lost every report while FragmentsLeaked still counted them (a review).
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<BioVec>();
+        BioVec leaked = DropHolderOfATrackingAllocator(reports);
+        try
+        {
+            for (int i = 0; i < 10 && reports.IsEmpty; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+
+            Assert.True(reports.TryDequeue(out BioVec reported));
+            Assert.Equal(leaked, reported);
+        }
+        finally
+        {
+            NativePages.Put(leaked);
+        }
+    }
+
+    [Fact]
+    public void The_leak_check_stops_once_its_allocator_was_collected()
+    {
+        // The side table keeps a dropped allocator's folios and so its tracker: its timer walked records every
+        // second, for nobody, for the life of the process (a review).
+        (WeakReference allocator, FragmentTracker tracker) = DropTrackingAllocator();
+        for (int i = 0; i < 10 && allocator.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        Assert.False(allocator.IsAlive);
+
+        // The tracker's reference tracks resurrection, so it lets go a collection or two later (the registration's
+        // finalizer still sees the allocator); a tick after that, the check stops.
+        bool stopped = SpinWait.SpinUntil(
+            () =>
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                return tracker.TimerStopped;
+            },
+            TimeSpan.FromSeconds(10));
+        Assert.True(stopped, "the leak check still runs");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static BioVec DropHolderOfATrackingAllocator(System.Collections.Concurrent.ConcurrentQueue<BioVec> reports)
+    {
+        var options = new ZcopyAllocatorOptions { FolioSize = 4096, TrackFragments = true, LeakReportAge = Timeout.InfiniteTimeSpan };
+        var allocator = new ZcopyAllocator(options, PageSource.Os, processors: 1);
+        allocator.FragmentLeaked += (_, e) => reports.Enqueue(e.Fragment.Fragment);
+        BioVec leaked = allocator.Alloc(64);
+        _ = new DisposingHolder(allocator);
+        return leaked;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference Allocator, FragmentTracker Tracker) DropTrackingAllocator()
+    {
+        var options = new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false, TrackFragments = true, LeakReportAge = TimeSpan.FromSeconds(2) };
+        var allocator = new ZcopyAllocator(options, PageSource.Os, processors: 1);
+        NativePages.Put(allocator.Alloc(64));
+        return (new WeakReference(allocator), allocator.Owner.Tracker!);
+    }
+
+    /// <summary>An application object that disposes its allocator from its finalizer.</summary>
+    private sealed class DisposingHolder(ZcopyAllocator allocator)
+    {
+        ~DisposingHolder() => allocator.Dispose();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
