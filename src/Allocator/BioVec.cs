@@ -68,7 +68,9 @@ public readonly struct BioVec : IEquatable<BioVec>
     public unsafe Span<byte> AsSpan() => new((void*)(_page + _offset), _length);
 
     /// <summary>
-    /// A sub-piece on the same page. It shares the page reference of this piece; it does not take one.
+    /// A sub-piece on the same page. It shares the page reference of this piece; it does not take one. A
+    /// zero-length slice has no bytes: with fragment tracking, releasing or duplicating one that lies where two
+    /// live fragments meet (this piece's end and the next one's start) is refused.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The range does not lie inside this piece.</exception>
     public BioVec Slice(int start, int length)

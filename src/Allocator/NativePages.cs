@@ -84,8 +84,13 @@ public static class NativePages
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="piece"/>.</summary>
-    /// <exception cref="InvalidOperationException">The piece's run was already released.</exception>
-    public static void Get(in BioVec piece) => GetChecked(EntryOf(piece), piece.Address);
+    /// <exception cref="InvalidOperationException">The piece's run was already released, or (with fragment
+    /// tracking) the piece itself was, or it has no bytes and lies where two live fragments meet.</exception>
+    public static void Get(in BioVec piece)
+    {
+        long entry = EntryOf(piece);
+        GetChecked(entry, TrackedAddressOf(piece, entry));
+    }
 
     /// <summary>
     /// Drops one reference on the run that holds <paramref name="address"/>; the last one unmaps the run.
@@ -116,7 +121,8 @@ public static class NativePages
     /// Also refuses a piece whose page was since released, even if the OS has reused the address.
     /// </summary>
     /// <exception cref="InvalidOperationException">The piece is empty or its page was already released, or
-    /// (with fragment tracking) the piece itself was, even while its folio has other references.</exception>
+    /// (with fragment tracking) the piece itself was, even while its folio has other references, or it has no
+    /// bytes and lies where two live fragments meet.</exception>
     // AggressiveOptimization: no profile of one process-wide use shapes every caller (see ZcopyAllocator.Alloc).
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Put(in BioVec piece)
@@ -229,7 +235,7 @@ public static class NativePages
                     {
                         try
                         {
-                            PutChecked(entry, pieces[i].Address);
+                            PutChecked(entry, TrackedAddressOf(pieces[i], entry));
                         }
                         catch (InvalidOperationException error)
                         {
@@ -299,9 +305,19 @@ public static class NativePages
         }
         else
         {
-            PutChecked(entry, piece.Address);
+            PutChecked(entry, TrackedAddressOf(piece, entry));
         }
     }
+
+    /// <summary>
+    /// The address tracking finds <paramref name="piece"/>'s fragment by: its first byte, except for a
+    /// zero-length piece of a tracked life, which has no byte of its own and names the fragment its address or
+    /// the byte before it lies in (<see cref="FragmentTracker.AddressOfEmpty"/>). Untracked, the page's count is
+    /// all there is, and any address of the piece will do.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A zero-length tracked piece where two live fragments meet.</exception>
+    private static nint TrackedAddressOf(in BioVec piece, long entry) =>
+        piece.Length == 0 && PageSideTable.IsTracked(entry) ? FragmentTracker.AddressOfEmpty(entry, piece) : piece.Address;
 
     /// <summary>
     /// True when the release of a piece of <paramref name="length"/> bytes on <paramref name="entry"/> may
@@ -334,7 +350,8 @@ public static class NativePages
     /// released (unmapped, kept for reuse, or reissued under a new generation, even at the same address), or,
     /// on the calling thread, once only releases it deferred hold the page; and, on a tracked folio life (every
     /// one with <see cref="ZcopyAllocatorOptions.TrackFragments"/>, the sampled ones with
-    /// <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/>), once the piece itself was released. Otherwise a
+    /// <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/>), once the piece itself was released (a zero-length
+    /// piece where two live fragments meet, which names neither for sure, by its page life alone). Otherwise a
     /// piece released while other references keep its page alive reads as live: the page count alone cannot
     /// tell its holders apart. For a check at a trust boundary (a message handed over by another
     /// component); it proves nothing about references the caller does not hold.
@@ -365,8 +382,22 @@ public static class NativePages
             return false;
         }
 
+        // A zero-length piece where two live fragments meet names neither for sure (see TrackedAddressOf): its page
+        // life is all that can be told of it, as without tracking.
         tracked = PageSideTable.IsTracked(entry);
-        return !tracked || FragmentTracker.Holds(entry, piece.Address);
+        if (!tracked)
+        {
+            return true;
+        }
+
+        try
+        {
+            return FragmentTracker.Holds(entry, TrackedAddressOf(piece, entry));
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
     }
 
     /// <summary>

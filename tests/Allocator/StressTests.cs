@@ -142,7 +142,9 @@ public sealed class StressTests(ITestOutputHelper output)
                 NativePages.Get(piece.Address + piece.Length - 1);
                 NativePages.Get(piece);
                 NativePages.Put(piece.Address);
-                NativePages.Put(piece.Slice(piece.Length / 2, 0));
+                // An empty slice inside the piece; a one-byte piece has no inside, and an empty slice at its start is
+                // refused under tracking when a live fragment ends there (README, double release).
+                NativePages.Put(piece.Length > 1 ? piece.Slice(piece.Length / 2, 0) : piece);
                 done += 4;
             }
 

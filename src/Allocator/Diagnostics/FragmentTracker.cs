@@ -217,6 +217,39 @@ internal sealed class FragmentTracker : IDisposable
         }
     }
 
+    /// <summary>
+    /// The address to look a zero-length piece up by: one inside the live fragment it names. Such a piece has
+    /// no byte of its own, so it names the fragment holding its address or the one holding the byte before it;
+    /// a slice at one fragment's end and a slice at the start of the next are the same value (the cross-feature
+    /// hunt found the end slice releasing the next holder's fragment). One candidate: its address. None: the
+    /// piece's own, for the usual refusal.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Two live fragments meet at the address: which one the piece
+    /// names cannot be told.</exception>
+    public static nint AddressOfEmpty(long entry, in BioVec piece)
+    {
+        nint address = piece.Address;
+        if (TrackerOrNull(entry) is not { } tracker)
+        {
+            return address;
+        }
+
+        lock (tracker._lock)
+        {
+            bool at = tracker.TryFindLive(entry, address, out FragmentRecord? holding);
+            bool before = piece.Offset > 0 && tracker.TryFindLive(entry, address - 1, out FragmentRecord? ending) && !ReferenceEquals(ending, holding);
+            if (at && before)
+            {
+                throw new InvalidOperationException(
+                    $"{piece} has no bytes and lies where two live tracked fragments meet, so which one it names cannot " +
+                    "be told (a slice at one's end and at the next one's start are the same value): release or " +
+                    "duplicate the piece it was sliced from.");
+            }
+
+            return before ? address - 1 : address;
+        }
+    }
+
     /// <summary>Every tracked fragment that still holds a reference.</summary>
     public IReadOnlyList<OutstandingFragment> Snapshot()
     {
