@@ -312,12 +312,27 @@ public static class NativePages
     /// <summary>
     /// The address tracking finds <paramref name="piece"/>'s fragment by: its first byte, except for a
     /// zero-length piece of a tracked life, which has no byte of its own and names the fragment its address or
-    /// the byte before it lies in (<see cref="FragmentTracker.AddressOfEmpty"/>). Untracked, the page's count is
-    /// all there is, and any address of the piece will do.
+    /// the byte before it lies in (<see cref="FragmentTracker.TryAddressOfEmpty"/>). Untracked, the page's count
+    /// is all there is, and any address of the piece will do.
     /// </summary>
     /// <exception cref="InvalidOperationException">A zero-length tracked piece where two live fragments meet.</exception>
-    private static nint TrackedAddressOf(in BioVec piece, long entry) =>
-        piece.Length == 0 && PageSideTable.IsTracked(entry) ? FragmentTracker.AddressOfEmpty(entry, piece) : piece.Address;
+    private static nint TrackedAddressOf(in BioVec piece, long entry)
+    {
+        if (piece.Length != 0 || !PageSideTable.IsTracked(entry))
+        {
+            return piece.Address;
+        }
+
+        if (!FragmentTracker.TryAddressOfEmpty(entry, piece, out nint address))
+        {
+            throw new InvalidOperationException(
+                $"{piece} has no bytes and lies where two live tracked fragments meet, so which one it names cannot " +
+                "be told (a slice at one's end and at the next one's start are the same value): release or " +
+                "duplicate the piece it was sliced from.");
+        }
+
+        return address;
+    }
 
     /// <summary>
     /// True when the release of a piece of <paramref name="length"/> bytes on <paramref name="entry"/> may
@@ -390,14 +405,9 @@ public static class NativePages
             return true;
         }
 
-        try
-        {
-            return FragmentTracker.Holds(entry, TrackedAddressOf(piece, entry));
-        }
-        catch (InvalidOperationException)
-        {
-            return true;
-        }
+        nint address = piece.Address;
+        return (piece.Length == 0 && !FragmentTracker.TryAddressOfEmpty(entry, piece, out address))
+            || FragmentTracker.Holds(entry, address);
     }
 
     /// <summary>

@@ -224,29 +224,25 @@ internal sealed class FragmentTracker : IDisposable
     /// hunt found the end slice releasing the next holder's fragment). One candidate: its address. None: the
     /// piece's own, for the usual refusal.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Two live fragments meet at the address: which one the piece
-    /// names cannot be told.</exception>
-    public static nint AddressOfEmpty(long entry, in BioVec piece)
+    /// <returns>False when two live fragments meet at the address: which one the piece names cannot be told.</returns>
+    public static bool TryAddressOfEmpty(long entry, in BioVec piece, out nint address)
     {
-        nint address = piece.Address;
+        address = piece.Address;
         if (TrackerOrNull(entry) is not { } tracker)
         {
-            return address;
+            return true;
         }
 
         lock (tracker._lock)
         {
             bool at = tracker.TryFindLive(entry, address, out FragmentRecord? holding);
             bool before = piece.Offset > 0 && tracker.TryFindLive(entry, address - 1, out FragmentRecord? ending) && !ReferenceEquals(ending, holding);
-            if (at && before)
+            if (before)
             {
-                throw new InvalidOperationException(
-                    $"{piece} has no bytes and lies where two live tracked fragments meet, so which one it names cannot " +
-                    "be told (a slice at one's end and at the next one's start are the same value): release or " +
-                    "duplicate the piece it was sliced from.");
+                address--;
             }
 
-            return before ? address - 1 : address;
+            return !(at && before);
         }
     }
 

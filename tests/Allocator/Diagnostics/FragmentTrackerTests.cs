@@ -5,6 +5,7 @@ using System.Threading;
 using NativeZcopy.Diagnostics;
 using NativeZcopy.Native;
 using NativeZcopy.SideTable;
+using NativeZcopy.Tests.Support;
 using Xunit;
 
 namespace NativeZcopy.Tests.Allocator.Diagnostics;
@@ -93,14 +94,7 @@ public sealed class FragmentTrackerTests
         // The side table keeps the arena's folio, the folio's owner its tracker, and the tracker's report
         // target used to be the allocator itself: a tracking allocator dropped without Dispose lived for good,
         // with its timer and its metrics registration.
-        WeakReference dropped = AllocateOneAndDrop(tracking);
-        for (int i = 0; i < 10 && dropped.IsAlive; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-
-        Assert.False(dropped.IsAlive, $"tracking {tracking}: the allocator dropped without Dispose was never collected");
+        Collections.CollectUntilGone(AllocateOneAndDrop(tracking), $"tracking {tracking}: the allocator dropped without Dispose");
     }
 
     [Fact]
@@ -133,13 +127,7 @@ public sealed class FragmentTrackerTests
         // The side table keeps a dropped allocator's folios and so its tracker: its timer walked records every
         // second, for nobody, for the life of the process (a review).
         (WeakReference allocator, FragmentTracker tracker) = DropTrackingAllocator();
-        for (int i = 0; i < 10 && allocator.IsAlive; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-
-        Assert.False(allocator.IsAlive);
+        Collections.CollectUntilGone(allocator, "the allocator dropped without Dispose");
 
         // The tracker's reference tracks resurrection, so it lets go a collection or two later (the registration's
         // finalizer still sees the allocator); a tick after that, the check stops.

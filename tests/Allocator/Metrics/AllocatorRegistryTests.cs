@@ -22,8 +22,8 @@ public sealed class AllocatorRegistryTests
         long before = FragmentsAllocated(recorder, name);
         Assert.Equal(3, before);
 
-        Collect(unnamed);
-        Collect(named);
+        Collections.CollectUntilGone(unnamed, "the unnamed allocator");
+        Collections.CollectUntilGone(named, "the named allocator");
         Assert.True(AllocatorRegistry.HasSeries(name));
 
         using var successor = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, ThreadCache = false });
@@ -55,19 +55,5 @@ public sealed class AllocatorRegistryTests
         NativePages.PutBatch([allocator.Alloc(100), allocator.Alloc(100), allocator.Alloc(100)]);
         allocator.Dispose();
         return new WeakReference(allocator);
-    }
-
-    private static void Collect(WeakReference allocator)
-    {
-        for (int i = 0; i < 10 && allocator.IsAlive; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-
-        Assert.False(allocator.IsAlive, "the allocator was not collected");
-        GC.WaitForPendingFinalizers(); // its registration's finalizer retires it from the series
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
     }
 }

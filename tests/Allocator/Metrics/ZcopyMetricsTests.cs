@@ -150,7 +150,7 @@ public sealed class ZcopyMetricsTests
 
         Dictionary<string, RecordedMeasurement> before = Single(recorder.Collect(), name);
         Assert.Equal(4, before[ZcopyMetrics.FragmentsAllocated].Value);
-        CollectUntilGone(collected);
+        Collections.CollectUntilGone(collected, "the allocator");
 
         // The collected allocator's pieces and folios stay in the counters, counted once while the table still
         // lists it (its finalizer has run) and once it no longer does; the survivor's next piece adds to them.
@@ -177,7 +177,7 @@ public sealed class ZcopyMetricsTests
         var options = new ZcopyAllocatorOptions { Name = name };
         WeakReference collected = AllocateThreePiecesAndDrop(options);
         Assert.Equal(3, Single(recorder.Collect(), name)[ZcopyMetrics.FragmentsAllocated].Value);
-        CollectUntilGone(collected);
+        Collections.CollectUntilGone(collected, "the allocator");
         GC.Collect();
         Assert.DoesNotContain(recorder.Collect(), r => r.Allocator == name); // nothing to report for a while
 
@@ -195,7 +195,7 @@ public sealed class ZcopyMetricsTests
         string name = AllocatorNameOf(collected);
         Assert.StartsWith("allocator-", name, StringComparison.Ordinal);
         Assert.True(AllocatorRegistry.HasSeries(name));
-        CollectUntilGone(collected);
+        Collections.CollectUntilGone(collected, "the allocator");
         Assert.False(AllocatorRegistry.HasSeries(name), $"{name}'s series outlived its allocator");
     }
 
@@ -368,25 +368,6 @@ public sealed class ZcopyMetricsTests
         {
             return AllocatorRegistry.Reported.Single(pair => ReferenceEquals(pair.Key, target)).Value.Series.Name;
         }
-    }
-
-    /// <summary>
-    /// Collects until <paramref name="allocator"/> is gone and its registration's finalizer has run. The
-    /// registry's table may still list it until the next collection: the finalizer's reference to it kept it.
-    /// </summary>
-    private static void CollectUntilGone(WeakReference allocator)
-    {
-        for (int i = 0; i < 10 && allocator.IsAlive; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-
-        Assert.False(allocator.IsAlive, "the allocator was not collected");
-
-        // Another test's GC may have collected it before the loop ran: its registration's finalizer (which
-        // retires the series) is then queued but maybe not run yet, so wait for it in every case.
-        GC.WaitForPendingFinalizers();
     }
 
     /// <summary>The measurements of allocator <paramref name="name"/>, checking there is exactly one per instrument.</summary>
