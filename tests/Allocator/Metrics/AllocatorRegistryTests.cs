@@ -17,9 +17,7 @@ public sealed class AllocatorRegistryTests
         // the series, opened unkept by the unnamed one, ended when both were collected, and the name's next
         // allocator counted from zero, so the counter went backwards for the same listener (the diagnostics hunt).
         using var recorder = new MetricsRecorder(meter => meter.Scope is null);
-        (WeakReference unnamed, string name) = CreateUnnamed();
-        WeakReference named = AllocateThreeAndDrop(name);
-        long before = FragmentsAllocated(recorder, name);
+        (WeakReference unnamed, WeakReference named, string name, long before) = OpenASeriesUnnamedThenJoinItByName(recorder);
         Assert.Equal(3, before);
 
         Collections.CollectUntilGone(unnamed, "the unnamed allocator");
@@ -34,26 +32,27 @@ public sealed class AllocatorRegistryTests
     private static long FragmentsAllocated(MetricsRecorder recorder, string name) =>
         recorder.Collect().Single(r => r.Allocator == name && r.Instrument.Name == ZcopyMetrics.FragmentsAllocated).Value;
 
+    /// <summary>
+    /// Both allocators stay alive to the end of this method, so no other test's collection can end the unnamed
+    /// one's series before the named one joins it, or take the named one before the first reading.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (WeakReference Allocator, string Name) CreateUnnamed()
+    private static (WeakReference Unnamed, WeakReference Named, string Name, long Before) OpenASeriesUnnamedThenJoinItByName(MetricsRecorder recorder)
     {
-        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false });
+        var unnamed = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false });
         string name;
         lock (AllocatorRegistry.SeriesLock)
         {
-            name = AllocatorRegistry.Reported.Single(pair => ReferenceEquals(pair.Key, allocator)).Value.Series.Name;
+            name = AllocatorRegistry.Reported.Single(pair => ReferenceEquals(pair.Key, unnamed)).Value.Series.Name;
         }
 
-        allocator.Dispose();
-        return (new WeakReference(allocator), name);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static WeakReference AllocateThreeAndDrop(string name)
-    {
-        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, ThreadCache = false });
-        NativePages.PutBatch([allocator.Alloc(100), allocator.Alloc(100), allocator.Alloc(100)]);
-        allocator.Dispose();
-        return new WeakReference(allocator);
+        var named = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = name, ThreadCache = false });
+        NativePages.PutBatch([named.Alloc(100), named.Alloc(100), named.Alloc(100)]);
+        long before = FragmentsAllocated(recorder, name);
+        unnamed.Dispose();
+        named.Dispose();
+        GC.KeepAlive(unnamed);
+        GC.KeepAlive(named);
+        return (new WeakReference(unnamed), new WeakReference(named), name, before);
     }
 }
