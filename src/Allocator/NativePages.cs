@@ -310,13 +310,27 @@ public static class NativePages
     }
 
     /// <summary>
+    /// For callers that take over a live piece's reference without a page operation (a message's Add, a memory
+    /// owner): refuses a zero-length tracked piece where two live fragments meet, whose reference could never be
+    /// given back (a review found both accepting one, then throwing on Dispose with both records kept).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The piece names no single fragment.</exception>
+    internal static void ThrowIfNoSingleFragment(in BioVec piece)
+    {
+        if (piece.Length == 0)
+        {
+            _ = TrackedAddressOf(piece, EntryOf(piece));
+        }
+    }
+
+    /// <summary>
     /// The address tracking finds <paramref name="piece"/>'s fragment by: its first byte, except for a
     /// zero-length piece of a tracked life, which has no byte of its own and names the fragment its address or
     /// the byte before it lies in (<see cref="FragmentTracker.TryAddressOfEmpty"/>). Untracked, the page's count
     /// is all there is, and any address of the piece will do.
     /// </summary>
     /// <exception cref="InvalidOperationException">A zero-length tracked piece where two live fragments meet.</exception>
-    private static nint TrackedAddressOf(in BioVec piece, long entry)
+    internal static nint TrackedAddressOf(in BioVec piece, long entry)
     {
         if (piece.Length != 0 || !PageSideTable.IsTracked(entry))
         {

@@ -73,6 +73,8 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// </summary>
     /// <exception cref="ArgumentException">The piece is empty, or was already released: its page was, or (with
     /// fragment tracking) the piece itself was (see <see cref="NativePages.IsLive(in BioVec)"/>).</exception>
+    /// <exception cref="InvalidOperationException">With fragment tracking, the piece has no bytes and lies where
+    /// two live fragments meet, so which one it names cannot be told.</exception>
     public ZcopyMemoryOwner(BioVec piece)
     {
         if (!NativePages.IsLive(piece))
@@ -82,6 +84,7 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
                 nameof(piece));
         }
 
+        NativePages.ThrowIfNoSingleFragment(piece);
         _piece = piece;
     }
 

@@ -74,7 +74,8 @@ public sealed class ZcopyMessage : IDisposable
     /// </remarks>
     /// <exception cref="ArgumentException">The piece is empty (<c>default(BioVec)</c>).</exception>
     /// <exception cref="InvalidOperationException">The piece was already released: its page life ended or
-    /// (with fragment tracking) the piece itself was released. The message is unchanged.</exception>
+    /// (with fragment tracking) the piece itself was released, or it has no bytes and lies where two live
+    /// tracked fragments meet. The message is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or sent.</exception>
     public void Add(in BioVec piece)
     {
@@ -90,6 +91,7 @@ public sealed class ZcopyMessage : IDisposable
                 $"{piece} was already released, so it holds no reference to hand to the message: its page may now hold another user's bytes.");
         }
 
+        NativePages.ThrowIfNoSingleFragment(piece);
         Append(piece);
     }
 

@@ -238,7 +238,10 @@ public sealed class FragmentTrackingTests
         using (var message = new NativeZcopy.Net.ZcopyMessage())
         {
             Assert.Throws<InvalidOperationException>(() => message.AddRef(end));
+            Assert.Throws<InvalidOperationException>(() => message.Add(end)); // it could never give the reference back
         }
+
+        Assert.Throws<InvalidOperationException>(() => new ZcopyMemoryOwner(end));
 
         Assert.True(NativePages.IsLive(end)); // its page life is all it can be judged by
         Assert.True(NativePages.IsLive(a));
@@ -266,7 +269,7 @@ public sealed class FragmentTrackingTests
         NativePages.Put(last.Slice(last.Length, 0));
         Assert.False(NativePages.IsLive(last));
         Assert.True(NativePages.IsLive(whole));
-        NativePages.Put(whole.Slice(0, 0)); // padded, before it, is gone
+        NativePages.Put(whole.Slice(0, 0)); // the byte before it is padded's padding: no fragment
         Assert.Empty(allocator.GetOutstandingFragments());
     }
 
