@@ -228,8 +228,8 @@ public sealed class ThreadSliceTests
     {
         // Each Get adds to the shared count and each Put on this thread takes the reference back into the
         // slice's share, which used to keep it: the count only rose, and after 2^31 pairs (about 14 s) every
-        // Get on the folio was refused (the resource-limit hunt). The share now keeps no more than it was
-        // installed with and drops the rest.
+        // Get on the folio was refused (the resource-limit hunt). A share that reaches twice what it was
+        // installed with now drops the rest.
         var source = new FaultInjectingPageSource();
         var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
         using ZcopyLocalCache cache = allocator.CreateLocalCache();
