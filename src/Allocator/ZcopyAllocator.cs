@@ -700,7 +700,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// A tracking allocator reports every tracked fragment still outstanding through
     /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
     /// the unmap retried, and calling Dispose again retries it once more (and so for the page runs of pools
-    /// over this allocator). Does nothing on <see cref="Shared"/>.
+    /// over this allocator). Does nothing on <see cref="Shared"/>. An allocator dropped without Dispose does
+    /// the same from its finalizer once the GC collects it.
     /// </summary>
     public void Dispose()
     {
@@ -709,6 +710,34 @@ public sealed class ZcopyAllocator : IDisposable
             return;
         }
 
+        GC.SuppressFinalize(this);
+        GiveBackEverything(collected: false);
+    }
+
+    /// <summary>
+    /// The safety net for an allocator dropped without <see cref="Dispose"/>: what Dispose gives back, given back
+    /// when the allocator is collected, so folios are not held for the life of the process by shares nothing
+    /// can reach any more (a new user's program leaked a folio per allocator this way). Safe on the finalizer
+    /// thread because the allocator is unreachable: no thread is inside it, since a thread that cuts from it
+    /// (its slice, a local cache, a call in progress) holds it; what other threads may still touch (their
+    /// deferred releases, pieces still held) Dispose already handles from any thread.
+    /// </summary>
+    ~ZcopyAllocator()
+    {
+        // A constructor that threw (bad options) leaves an object to finalize without its owner.
+        if (_owner is not null)
+        {
+            GiveBackEverything(collected: true);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Dispose"/>'s work. <paramref name="collected"/>: called by the finalizer, so the local caches
+    /// left in the set are unreachable too, and their slices are given back here, which Dispose leaves to their
+    /// owners.
+    /// </summary>
+    private void GiveBackEverything(bool collected)
+    {
         if (!_owner.MarkDisposed())
         {
             _owner.RetryPendingUnmaps(); // reliability hook: a further Dispose retries refused unmaps
@@ -717,7 +746,8 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         // Local caches stop cutting from the slices they hold; each gives its slice back at its next Alloc
-        // or its Dispose (a slice is its owner's alone to touch).
+        // or its Dispose (a slice is its owner's alone to touch), or now if nothing can reach it any more.
+        ZcopyLocalCache[] abandoned;
         lock (_localCaches)
         {
             foreach (ZcopyLocalCache cache in _localCaches)
@@ -725,7 +755,13 @@ public sealed class ZcopyAllocator : IDisposable
                 cache.Shut();
             }
 
+            abandoned = collected ? [.. _localCaches] : [];
             _localCaches.Clear();
+        }
+
+        foreach (ZcopyLocalCache cache in abandoned)
+        {
+            cache.GiveBackUnreachable();
         }
 
         // Slices first: a thread that installs one after this sees the allocator disposed and gives it back.

@@ -132,6 +132,12 @@ public sealed class ZcopyLocalCache : IDisposable
     /// </summary>
     internal void Shut() => Volatile.Write(ref _maxCachedSize, 0);
 
+    /// <summary>
+    /// Gives the slice back for an owner nothing can reach: called by the allocator's finalizer, which runs
+    /// only once no thread holds this cache (a cache holds its allocator), so no Alloc or Put races it.
+    /// </summary>
+    internal void GiveBackUnreachable() => ReturnSlice();
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private BioVec AllocSlow(int size, int fullSize)
     {

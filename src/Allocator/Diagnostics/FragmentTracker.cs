@@ -107,10 +107,10 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>Fragments reported as leaked so far.</summary>
     public long LeakedCount => Interlocked.Read(ref _leaked);
 
-    /// <summary>Set by the timer's last tick, once its allocator was collected; volatile, read by tests.</summary>
+    /// <summary>Set by Dispose (also the allocator's finalizer's), or by the timer's last tick once its allocator was collected; volatile, read by tests.</summary>
     private volatile bool _timerStopped;
 
-    /// <summary>True once the periodic check stopped because its allocator was collected (for tests).</summary>
+    /// <summary>True once the periodic check stopped: its allocator was disposed, finalized or collected (for tests).</summary>
     internal bool TimerStopped => _timerStopped;
 
     /// <summary>Tracked fragments that still hold a reference.</summary>
@@ -310,6 +310,7 @@ internal sealed class FragmentTracker : IDisposable
         }
 
         _timer?.Dispose();
+        _timerStopped = true;
         CheckForLeaks(TimeSpan.Zero);
     }
 

@@ -59,8 +59,8 @@ public static class ZcopySocketExtensions
     /// <see cref="ZcopySendFlags.ZeroCopy"/>. The message is left as it was, still the caller's.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or already sent, or the socket was closed.</exception>
     /// <exception cref="InvalidOperationException">The socket is not a connected stream socket, or another
-    /// ZeroCopy send is running on it, or an entry was released after it was added to the message (nothing
-    /// is sent; the message's other entries are released).</exception>
+    /// ZeroCopy send is running on it, or an entry was released after it was added to the message. Nothing is
+    /// sent, and the message was taken: its entries are released (the message says so).</exception>
     /// <exception cref="SocketException">Through the returned task: the OS refused the send (e.g.
     /// ConnectionReset); some bytes may have gone.</exception>
     /// <exception cref="OperationCanceledException">Through the returned task: <paramref name="cancellationToken"/>
@@ -356,6 +356,12 @@ public static class ZcopySocketExtensions
         : OperatingSystem.IsWindows() ? WindowsSocketCalls.Failure(error, context)
         : new SocketException(error, $"The send failed with OS error {error} {context}.");
 
+    /// <summary>
+    /// The end of a refusal's message once the send took the message: a caller that reads only the exception
+    /// must not think the message is still its own to retry (only a bad flags argument leaves it so).
+    /// </summary>
+    internal const string MessageReleased = "The send took the message and released its entries.";
+
     /// <summary>Refuses what cannot carry a gathering stream send.</summary>
     private static void CheckSocket(Socket socket)
     {
@@ -364,12 +370,12 @@ public static class ZcopySocketExtensions
         if (socket.SocketType != SocketType.Stream)
         {
             throw new InvalidOperationException(
-                $"SendZcopyAsync needs a connected stream socket; this socket is {socket.SocketType} ({socket.AddressFamily}, {socket.ProtocolType}).");
+                $"SendZcopyAsync needs a connected stream socket; this socket is {socket.SocketType} ({socket.AddressFamily}, {socket.ProtocolType}). {MessageReleased}");
         }
 
         if (!socket.Connected)
         {
-            throw new InvalidOperationException($"SendZcopyAsync needs a connected stream socket; this {socket.AddressFamily} socket is not connected.");
+            throw new InvalidOperationException($"SendZcopyAsync needs a connected stream socket; this {socket.AddressFamily} socket is not connected. {MessageReleased}");
         }
     }
 }

@@ -228,7 +228,7 @@ internal sealed class ZeroCopySocketState
             if (_sending)
             {
                 throw new InvalidOperationException(
-                    "Another ZeroCopy SendZcopyAsync is still running on this socket; sends on one stream socket must not overlap.");
+                    "Another ZeroCopy SendZcopyAsync is still running on this socket; sends on one stream socket must not overlap. " + ZcopySocketExtensions.MessageReleased);
             }
 
             // A send reads the error queue itself only once a few messages wait: each read costs a

@@ -129,8 +129,8 @@ public sealed class FragmentTrackerTests
         (WeakReference allocator, FragmentTracker tracker) = DropTrackingAllocator();
         Collections.CollectUntilGone(allocator, "the allocator dropped without Dispose");
 
-        // The tracker's reference tracks resurrection, so it lets go a collection or two later (the registration's
-        // finalizer still sees the allocator); a tick after that, the check stops.
+        // The allocator's finalizer disposes the tracker; were it to miss, the tracker's reference tracks
+        // resurrection, so it lets go a collection or two later, and a tick after that the check stops.
         bool stopped = SpinWait.SpinUntil(
             () =>
             {

@@ -569,12 +569,14 @@ public sealed class ZcopySocketExtensionsTests
             udp.Connect(new IPEndPoint(IPAddress.Loopback, 9));
             var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await udp.SendZcopyAsync(MessageSharing(allocator, runs)));
             Assert.Contains("Dgram", error.Message, StringComparison.Ordinal);
+            Assert.EndsWith("The send took the message and released its entries.", error.Message, StringComparison.Ordinal);
         }
 
         using (var unconnected = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await unconnected.SendZcopyAsync(MessageSharing(allocator, runs), ZcopySendFlags.ZeroCopy));
             Assert.Contains("not connected", error.Message, StringComparison.Ordinal);
+            Assert.EndsWith("The send took the message and released its entries.", error.Message, StringComparison.Ordinal);
         }
 
         var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -702,6 +704,8 @@ public sealed class ZcopySocketExtensionsTests
         var second = MessageSharing(allocator, runs);
         var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await pair.Sender.SendZcopyAsync(second, ZcopySendFlags.ZeroCopy));
         Assert.Contains("overlap", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("The send took the message and released its entries.", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, second.Count);
 
         Assert.Equal(expected, await pair.ReadExactlyAsync(expected.Length));
         Assert.Equal(expected.Length, await first);
