@@ -719,8 +719,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// when the allocator is collected, so folios are not held for the life of the process by shares nothing
     /// can reach any more (a new user's program leaked a folio per allocator this way). Safe on the finalizer
     /// thread because the allocator is unreachable: no thread is inside it, since a thread that cuts from it
-    /// (its slice, a local cache, a call in progress) holds it; what other threads may still touch (their
-    /// deferred releases, pieces still held) Dispose already handles from any thread.
+    /// (its slice, a local cache, a call in progress) holds it; what other threads may still touch (pieces
+    /// still held, releases they deferred) is theirs, as after Dispose.
     /// </summary>
     ~ZcopyAllocator()
     {
@@ -765,7 +765,11 @@ public sealed class ZcopyAllocator : IDisposable
         }
 
         // Slices first: a thread that installs one after this sees the allocator disposed and gives it back.
-        if (ThreadCache)
+        // Not when collected: no slice holds an unreachable allocator (a slice keeps its allocator), and the
+        // reclaim would revoke every thread's slice and drop every thread's deferred releases, from the
+        // finalizer thread at any moment. A thread's deferred releases on these folios are dropped at its
+        // next release of another life or its next arena visit, as an idle thread's are.
+        if (ThreadCache && !collected)
         {
             try
             {

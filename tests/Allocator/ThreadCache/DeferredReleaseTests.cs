@@ -1,5 +1,7 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
 using Xunit;
 
@@ -50,6 +52,37 @@ public sealed class DeferredReleaseTests
         allocator.Dispose();
         other.Dispose();
         Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_collected_allocators_finalizer_leaves_other_threads_deferred_releases_alone()
+    {
+        // The finalizer does what Dispose does except reclaim slices: no slice holds an unreachable allocator,
+        // and a reclaim from the finalizer thread would drop every thread's deferred releases at any moment.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        List<BioVec> pieces = AllocOn(owner, allocator, 10);
+        int before = 0;
+        owner.Run(() => before = NativePages.RefCount(pieces[0].Page));
+        releaser.Run(() => pieces.ForEach(piece => NativePages.Put(piece)));
+
+        Collections.CollectUntilGone(DropUsedAllocator(), "an allocator dropped without Dispose");
+
+        owner.Run(() => Assert.Equal(before, NativePages.RefCount(pieces[0].Page)));     // still deferred
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference DropUsedAllocator()
+    {
+        // Used from the arena only: a piece cut from a slice would leave the thread's slice holding it.
+        var dropped = new ZcopyAllocator(SmallFolios, PageSource.Os, processors: 1);
+        NativePages.Put(dropped.Alloc(dropped.MaxFragmentSize));
+        Assert.True(dropped.ThreadCache);
+        return new WeakReference(dropped);
     }
 
     [Theory]
