@@ -154,6 +154,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
         var random = new Random(7);
         var held = new List<(BioVec Piece, byte Fill)>();
         int failures = 0;
+        Collections.SettleDroppedAllocators();
         int runsBefore = PageSideTable.LiveRuns;
         for (int step = 0; step < Steps; step++)
         {

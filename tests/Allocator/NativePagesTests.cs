@@ -129,6 +129,7 @@ public sealed class NativePagesTests
     {
         var source = new FaultInjectingPageSource { FailAllMaps = true };
         var owner = new PageRunOwner(source);
+        Collections.SettleDroppedAllocators();
         int before = PageSideTable.LiveRuns;
 
         var error = Assert.Throws<OutOfMemoryException>(() => NativePages.Alloc(10_000, owner));

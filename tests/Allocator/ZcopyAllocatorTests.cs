@@ -170,6 +170,24 @@ public sealed class ZcopyAllocatorTests
     }
 
     [Fact]
+    public void Retention_takes_0_to_1024_folios_per_arena_and_refuses_1025_naming_it()
+    {
+        using (var none = new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 0 }))
+        {
+            Assert.Equal(0, none.RetainedFoliosPerArena);
+        }
+
+        using (var most = new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 1024 }))
+        {
+            Assert.Equal(1024, most.RetainedFoliosPerArena);
+        }
+
+        var error = Assert.Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 1025 }));
+        Assert.Equal("options", error.ParamName);
+        Assert.Contains("RetainedFoliosPerArena 1025", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_os_refusal_is_out_of_memory_for_alloc_and_false_for_try_alloc_and_the_allocator_recovers()
     {
         var source = new FaultInjectingPageSource { FailAllMaps = true };

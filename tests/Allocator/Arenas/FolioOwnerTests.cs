@@ -88,4 +88,37 @@ public sealed class FolioOwnerTests
         cut.ForEach(p => NativePages.Put(p));
         return allocator;
     }
+
+    [Fact]
+    public void A_folio_filled_with_the_smallest_pieces_stays_the_arenas_when_they_all_come_back()
+    {
+        // The arena's full share is one reference per piece a folio can hold plus one of its own: without that
+        // one, the last Put of a folio cut into the smallest pieces took its count to zero behind the arena's
+        // back (a mutation test), unmapping or stashing the arena's current folio.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(
+            new ZcopyAllocatorOptions { FolioSize = 4096, Alignment = 64, ThreadCache = false }, source, processors: 1);
+        var pieces = new List<BioVec>();
+        for (int i = 0; i < 4096 / 64; i++)
+        {
+            pieces.Add(allocator.Alloc(1)); // one aligned unit each: the folio holds exactly FolioSize / Alignment
+        }
+
+        Assert.All(pieces, piece => Assert.Equal(pieces[0].Page, piece.Page));
+        nint folio = pieces[0].Page;
+        pieces.ForEach(piece => NativePages.Put(piece));
+
+        Assert.Equal(1, NativePages.RefCount(folio));
+        Assert.Equal(0, allocator.GetStatistics().FoliosUnmapped);
+
+        BioVec next = allocator.Alloc(1);
+        ZcopyStatistics stats = allocator.GetStatistics();
+        Assert.Equal(folio, next.Page);
+        Assert.Equal(1, stats.FoliosMapped);
+        Assert.Equal(1, stats.FoliosReusedInPlace);
+
+        NativePages.Put(next);
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
 }

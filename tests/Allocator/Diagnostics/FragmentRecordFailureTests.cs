@@ -49,14 +49,21 @@ public sealed class FragmentRecordFailureTests
         int count = NativePages.RefCount(kept.Page);
         FailRecord(allocator, failing);
         int[] sizes = Enumerable.Repeat(300, 6).ToArray();
-        var pieces = new BioVec[6];
+        var pieces = new BioVec[8];
+        pieces[7] = kept; // a slot past the batch is the caller's and is left alone
 
         Assert.Throws<InsufficientMemoryException>(() => allocator.AllocBatch(sizes, pieces));
 
         Assert.Equal(count - 6, NativePages.RefCount(kept.Page)); // every piece's reference given back
         Assert.Equal(kept, Assert.Single(allocator.GetOutstandingFragments()).Fragment);
-        Assert.Equal(6, allocator.AllocBatch(sizes, pieces)); // the tracker still works
-        NativePages.PutBatch(pieces);
+
+        // Every slot of the batch is cleared, those of a run whose pieces gave their references back before the
+        // batch counted them included: a released piece left in a slot looks live while its folio is, and a
+        // caller cleaning up with PutBatch would release it a second time (a mutation test found them kept).
+        Assert.All(pieces[..6], piece => Assert.True(piece.IsEmpty, $"a slot still holds {piece} after the batch failed"));
+        Assert.Equal(kept, pieces[7]);
+        Assert.Equal(6, allocator.AllocBatch(sizes, pieces.AsSpan(0, 6))); // the tracker still works
+        NativePages.PutBatch(pieces.AsSpan(0, 6));
         NativePages.Put(kept);
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+using System.Reflection;
 using System.Threading;
 using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
@@ -85,4 +87,41 @@ public sealed class PageSideTableTests
         Assert.Equal(0, PageSideTable.Find((nint)1 << 48));
         Assert.Equal(0, PageSideTable.Find(nint.MaxValue));
     }
+
+    [Fact]
+    public void The_free_list_has_room_for_every_index_handed_out_when_it_grows()
+    {
+        // Unregister files a dead run's index without allocating, so TakeIndex grows the list before an index
+        // is used; a growth one index late left it a slot short (a mutation test), and the release that filled
+        // it overran the list with its run half unregistered. Fresh indices are taken (the free ones first)
+        // until the list has grown, checking after each that it has a slot for every index handed out.
+        int lengthAtStart = FreeListLength();
+        var runs = new List<BioVec>();
+        try
+        {
+            while (StaticOf<int>("s_nextIndex") <= lengthAtStart + 1 && runs.Count < 100_000)
+            {
+                runs.Add(NativePages.Alloc(1));
+                if (StaticOf<int>("s_freeCount") == 0)
+                {
+                    Assert.True(
+                        FreeListLength() >= StaticOf<int>("s_nextIndex"),
+                        $"the free list holds {FreeListLength()} slots for {StaticOf<int>("s_nextIndex")} descriptors handed out");
+                }
+            }
+
+            Assert.True(FreeListLength() > lengthAtStart, "the test never made the free list grow");
+        }
+        finally
+        {
+            NativePages.PutBatch(runs.ToArray());
+        }
+
+        SideTableChecker.AssertConsistent();
+    }
+
+    private static int FreeListLength() => StaticOf<int[]>("s_freeIndices").Length;
+
+    private static T StaticOf<T>(string field) =>
+        (T)typeof(PageSideTable).GetField(field, BindingFlags.NonPublic | BindingFlags.Static)!.GetValue(null)!;
 }
