@@ -49,6 +49,13 @@ public static class NativePages
     public static int LiveRuns => PageSideTable.LiveRuns;
 
     /// <summary>
+    /// Bytes of those runs, as mapped (whole pages): everything NativeZcopy holds from the OS in this process,
+    /// folios kept for reuse and runs whose unmap the OS refused included, and folios of allocators already
+    /// collected that pieces still hold, which no allocator's statistics count any more.
+    /// </summary>
+    public static long BytesMapped => PageSideTable.BytesMapped;
+
+    /// <summary>
     /// Maps a fresh run of whole OS pages, at least <paramref name="size"/> bytes, with a count of one.
     /// The piece returned covers the first <paramref name="size"/> bytes.
     /// </summary>

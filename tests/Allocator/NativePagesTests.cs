@@ -125,6 +125,19 @@ public sealed class NativePagesTests
     }
 
     [Fact]
+    public void BytesMapped_counts_each_run_as_mapped_from_its_map_to_its_unmap()
+    {
+        // The process total the metrics' remarks point to; nothing read it, so nothing checked it (a mutation test).
+        Collections.SettleDroppedAllocators();
+        long before = NativePages.BytesMapped;
+        BioVec run = NativePages.Alloc(10_000);
+        Assert.Equal(before + 12_288, NativePages.BytesMapped);      // whole pages, as mapped
+
+        NativePages.Put(run);
+        Assert.Equal(before, NativePages.BytesMapped);
+    }
+
+    [Fact]
     public void An_os_refusal_is_out_of_memory_naming_the_requested_and_mapped_sizes_and_the_error_and_keeps_nothing()
     {
         var source = new FaultInjectingPageSource { FailAllMaps = true };

@@ -15,7 +15,7 @@ namespace NativeZcopy.Metrics;
 /// A <see cref="ConditionalWeakTable{TKey, TValue}"/> does the bookkeeping of allocators: it is thread-safe,
 /// keeps no allocator alive, forgets one when it is collected, and can be enumerated while allocators come
 /// and go. An allocator that is collected while pieces of it are still referenced stops being reported; its
-/// folios still count in the process total (<see cref="PageSideTable.BytesMapped"/>), and its counts up to
+/// folios still count in the process total (<see cref="NativePages.BytesMapped"/>), and its counts up to
 /// then stay in its name's counters (<see cref="NameSeries"/>).
 /// </remarks>
 internal static class AllocatorRegistry
