@@ -718,14 +718,18 @@ public sealed class ZcopyAllocator : IDisposable
     /// The safety net for an allocator dropped without <see cref="Dispose"/>: what Dispose gives back, given back
     /// when the allocator is collected, so folios are not held for the life of the process by shares nothing
     /// can reach any more (a new user's program leaked a folio per allocator this way). Safe on the finalizer
-    /// thread because the allocator is unreachable: no thread is inside it, since a thread that cuts from it
-    /// (its slice, a local cache, a call in progress) holds it; what other threads may still touch (pieces
-    /// still held, releases they deferred) is theirs, as after Dispose.
+    /// thread as a Dispose racing other threads is: a thread with a slice or local cache of the allocator holds
+    /// it, so none can cut from it; the JIT may end a call's hold on it inside the arena (after the arena's
+    /// last use of the allocator), but the arena checks the owner's disposed mark under its lock and gives a
+    /// folio it mapped meanwhile back, as it does for Dispose; pieces still held and releases other threads
+    /// deferred are theirs, as after Dispose, except that those deferred releases are not reclaimed here (see
+    /// <see cref="GiveBackEverything"/>).
     /// </summary>
     ~ZcopyAllocator()
     {
-        // A constructor that threw (bad options) leaves an object to finalize without its owner.
-        if (_owner is not null)
+        // A constructor that threw (bad options, or out of memory part-way) leaves an object to finalize
+        // without its owners; it never cut anything.
+        if (_owner is not null && _poolRuns is not null)
         {
             GiveBackEverything(collected: true);
         }
@@ -792,7 +796,18 @@ public sealed class ZcopyAllocator : IDisposable
         _owner.TrimRetained();
         _owner.RetryPendingUnmaps();
         _poolRuns.RetryPendingUnmaps();
-        _tracker?.Dispose();
+        if (collected && _tracker is not null)
+        {
+            // The final report raises FragmentLeaked, whose handlers are the application's: on the finalizer
+            // thread a throwing one would end the process and a slow one (formatting 50,000 stack traces took
+            // 0.9 s in a review) would hold up every finalizer. The work item holds the allocator, so the
+            // reports still find it through the tracker's weak reference.
+            ThreadPool.UnsafeQueueUserWorkItem(static allocator => allocator._tracker!.Dispose(), this, preferLocal: false);
+        }
+        else
+        {
+            _tracker?.Dispose();
+        }
     }
 
     /// <summary>Checks the diagnostics options and returns the effective sample rate (0 = off).</summary>

@@ -50,15 +50,18 @@ public sealed class ZcopyAllocatorFinalizerTests
     [Fact]
     public void A_tracking_allocator_dropped_without_dispose_reports_what_is_outstanding_when_collected()
     {
-        var reports = new ConcurrentQueue<BioVec>();
+        // From the thread pool, not the finalizer thread, where a handler that threw would end the process and
+        // a slow one would hold up every finalizer (a review of the first version).
+        var reports = new ConcurrentQueue<(BioVec Fragment, bool OnThreadPool)>();
         (WeakReference allocator, BioVec leaked) = TrackAndDrop(reports);
         try
         {
             Collections.CollectUntilGone(allocator, "the tracking allocator dropped without Dispose");
-            SpinWait.SpinUntil(() => !reports.IsEmpty, TimeSpan.FromSeconds(10));   // reported from the thread pool
+            SpinWait.SpinUntil(() => !reports.IsEmpty, TimeSpan.FromSeconds(10));
 
-            Assert.True(reports.TryDequeue(out BioVec reported), "no report of the outstanding fragment");
-            Assert.Equal(leaked, reported);
+            Assert.True(reports.TryDequeue(out var reported), "no report of the outstanding fragment");
+            Assert.Equal(leaked, reported.Fragment);
+            Assert.True(reported.OnThreadPool, "reported on the finalizer thread");
         }
         finally
         {
@@ -129,11 +132,11 @@ public sealed class ZcopyAllocatorFinalizerTests
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (WeakReference Allocator, BioVec Leaked) TrackAndDrop(ConcurrentQueue<BioVec> reports)
+    private static (WeakReference Allocator, BioVec Leaked) TrackAndDrop(ConcurrentQueue<(BioVec, bool)> reports)
     {
         var options = new ZcopyAllocatorOptions { FolioSize = FolioSize, TrackFragments = true, LeakReportAge = Timeout.InfiniteTimeSpan };
         var allocator = new ZcopyAllocator(options, PageSource.Os, processors: 1);
-        allocator.FragmentLeaked += (_, e) => reports.Enqueue(e.Fragment.Fragment);
+        allocator.FragmentLeaked += (_, e) => reports.Enqueue((e.Fragment.Fragment, Thread.CurrentThread.IsThreadPoolThread));
         BioVec leaked = allocator.Alloc(64);
         return (new WeakReference(allocator), leaked);
     }

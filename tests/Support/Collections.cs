@@ -27,8 +27,9 @@ internal static class Collections
     /// <summary>
     /// Before a test compares a process-wide count (LiveRuns): an allocator an earlier test dropped without
     /// Dispose gives its folios back from its finalizer, at whatever collection finds it, so this finalizes every
-    /// one already dropped, and first lets go of this thread's slice, which would otherwise drop the last
-    /// allocator it cut from inside the test, when the test's own allocator takes the thread over.
+    /// one already dropped. First it lets go of the slices that would drop one inside the test: this thread's
+    /// (the test's own allocator would take the thread over) and dead threads' (the registry keeps them until a
+    /// reclaim prunes them, and the test's own Dispose would). Idle live threads still hold theirs.
     /// </summary>
     public static void SettleDroppedAllocators()
     {
@@ -36,6 +37,8 @@ internal static class Collections
         {
             ThreadSlice.GiveBack(previous, held);
         }
+
+        new ZcopyAllocator().Dispose(); // its reclaim prunes dead threads
 
         for (int i = 0; i < 2; i++)
         {

@@ -57,7 +57,8 @@ public static class ZcopySocketExtensions
     /// <exception cref="ArgumentNullException"><paramref name="socket"/> or <paramref name="message"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="flags"/> has a bit other than
     /// <see cref="ZcopySendFlags.ZeroCopy"/>. The message is left as it was, still the caller's.</exception>
-    /// <exception cref="ObjectDisposedException">The message was disposed or already sent, or the socket was closed.</exception>
+    /// <exception cref="ObjectDisposedException">The message was disposed or already sent (there was nothing to
+    /// take), or the socket was closed (the message was taken and its entries released; the message says so).</exception>
     /// <exception cref="InvalidOperationException">The socket is not a connected stream socket, or another
     /// ZeroCopy send is running on it, or an entry was released after it was added to the message. Nothing is
     /// sent, and the message was taken: its entries are released (the message says so).</exception>
@@ -366,7 +367,11 @@ public static class ZcopySocketExtensions
     private static void CheckSocket(Socket socket)
     {
         SafeHandle handle = socket.SafeHandle;
-        ObjectDisposedException.ThrowIf(handle.IsClosed || handle.IsInvalid, socket);
+        if (handle.IsClosed || handle.IsInvalid)
+        {
+            throw new ObjectDisposedException(socket.GetType().FullName, $"The socket is closed. {MessageReleased}");
+        }
+
         if (socket.SocketType != SocketType.Stream)
         {
             throw new InvalidOperationException(

@@ -581,7 +581,8 @@ public sealed class ZcopySocketExtensionsTests
 
         var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         closed.Dispose();
-        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await closed.SendZcopyAsync(MessageSharing(allocator, runs)));
+        var closedError = await Assert.ThrowsAsync<ObjectDisposedException>(async () => await closed.SendZcopyAsync(MessageSharing(allocator, runs)));
+        Assert.Contains("The send took the message and released its entries.", closedError.Message, StringComparison.Ordinal);
 
         AssertReleasedOnce(runs);
         AssertNoLiveFolios(allocator);
