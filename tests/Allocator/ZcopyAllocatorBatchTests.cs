@@ -335,4 +335,22 @@ public sealed class ZcopyAllocatorBatchTests
         allocator.Dispose();
         Assert.Equal(0, source.BytesMapped);
     }
+
+    [Fact]
+    public void AllocBatch_takes_sizes_up_to_max_fragment_size_and_refuses_one_byte_more_naming_sizes()
+    {
+        using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, PageSource.Os, processors: 1);
+        int max = allocator.MaxFragmentSize;
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => allocator.AllocBatch([8, max + 1], new BioVec[2]));
+        Assert.Equal("sizes", error.ParamName);
+        Assert.Equal(max + 1, error.ActualValue);
+        Assert.Contains($"sizes[1] = {max + 1}", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, allocator.GetStatistics().FragmentsAllocated);
+
+        var pieces = new BioVec[2];
+        Assert.Equal(2, allocator.AllocBatch([1, max], pieces));
+        Assert.Equal(1, pieces[0].Length);
+        Assert.Equal(max, pieces[1].Length);
+        NativePages.PutBatch(pieces);
+    }
 }

@@ -238,4 +238,17 @@ public sealed class ZcopyAllocatorTests
             Assert.Equal(stats.FoliosMapped, stats.FoliosUnmapped);
         }
     }
+
+    [Fact]
+    public void LeakReportAge_takes_zero_and_infinite_and_refuses_a_tick_below_zero()
+    {
+        using (new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true, LeakReportAge = TimeSpan.Zero }))
+        using (new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true, LeakReportAge = System.Threading.Timeout.InfiniteTimeSpan }))
+        {
+        }
+
+        var age = Assert.Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true, LeakReportAge = TimeSpan.FromTicks(-1) }));
+        Assert.Equal("options", age.ParamName);
+        Assert.Contains("LeakReportAge", age.Message, StringComparison.Ordinal);
+    }
 }

@@ -154,4 +154,54 @@ public sealed class ZcopyLocalCacheTests
 
         return new WeakReference(cache);
     }
+
+    [Fact]
+    public void Pieces_up_to_max_cached_size_are_cut_from_the_cache_and_one_byte_more_goes_to_the_allocator()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 65536 }, source, processors: 1);
+        var cache = allocator.CreateLocalCache();
+        int max = cache.MaxCachedSize;
+        Assert.Equal(16384, max);
+
+        // One byte over, with no slice yet: the allocator's piece, and the cache takes no slice for it.
+        BioVec over = cache.Alloc(max + 1);
+        Assert.Equal(0, cache.PiecesCut);
+
+        // Exactly the limit: cut from a slice the cache takes. One byte over, with room left in that slice: still
+        // the allocator's, the slice untouched.
+        BioVec most = cache.Alloc(max);
+        Assert.Equal(1, cache.PiecesCut);
+        BioVec overAgain = cache.Alloc(max + 1);
+        Assert.Equal(1, cache.PiecesCut);
+        Assert.NotEqual(most.Page, overAgain.Page);
+        PieceAssert.Disjoint([over, most, overAgain]);
+
+        NativePages.PutBatch([over, most, overAgain]);
+        cache.Dispose();
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_disposed_cache_refuses_allocations_while_its_allocator_lives_and_is_not_kept_alive_by_it()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        Collections.CollectUntilGone(MakeDisposedCache(allocator), "a disposed cache (the allocator forgets it at its Dispose)");
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference MakeDisposedCache(ZcopyAllocator allocator)
+    {
+        var cache = allocator.CreateLocalCache();
+        cache.Put(cache.Alloc(64)); // registered with the allocator, holding a slice
+        cache.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => cache.Alloc(64));
+        Assert.Throws<ObjectDisposedException>(() => cache.Alloc(cache.MaxCachedSize + 1));
+        Assert.Equal(0, cache.PiecesCut);
+        return new WeakReference(cache);
+    }
 }

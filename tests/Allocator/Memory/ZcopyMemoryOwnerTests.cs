@@ -329,4 +329,15 @@ public sealed class ZcopyMemoryOwnerTests
     /// read exact reference counts with <see cref="NativePages.RefCount"/>.
     /// </summary>
     private static ZcopyAllocator NoThreadCache() => new(new ZcopyAllocatorOptions { ThreadCache = false });
+
+    [Fact]
+    public void Pin_of_a_disposed_owner_is_refused_as_disposed_whatever_the_index()
+    {
+        using var allocator = new ZcopyAllocator();
+        var owner = new ZcopyMemoryOwner(allocator.Alloc(10));
+        owner.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => owner.Pin(0));
+        Assert.Throws<ObjectDisposedException>(() => owner.Pin(11));
+        Assert.Throws<ObjectDisposedException>(() => owner.Pin(-1));
+    }
 }

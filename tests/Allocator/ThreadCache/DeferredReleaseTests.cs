@@ -338,4 +338,34 @@ public sealed class DeferredReleaseTests
         owner.Run(() => Assert.Equal(before - 1, NativePages.RefCount(piece.Page)));
         NativePages.Put(kept);
     }
+
+    [Fact]
+    public void Releases_of_pieces_up_to_2_KiB_are_deferred_and_of_larger_ones_dropped_at_once()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
+        using var owner = new DedicatedThread();
+        using var releaser = new DedicatedThread();
+        BioVec small = default;
+        BioVec large = default;
+        BioVec kept = default;
+        int before = 0;
+        owner.Run(() =>
+        {
+            small = allocator.Alloc(2048);
+            large = allocator.Alloc(2049);
+            kept = allocator.Alloc(64);
+            before = NativePages.RefCount(small.Page);
+        });
+        Assert.Equal(small.Page, large.Page);
+
+        releaser.Run(() => NativePages.Put(large)); // 2049 bytes: dropped at once
+        owner.Run(() => Assert.Equal(before - 1, NativePages.RefCount(small.Page)));
+        releaser.Run(() => NativePages.Put(small)); // 2048 bytes: deferred, the count has not moved
+        owner.Run(() => Assert.Equal(before - 1, NativePages.RefCount(small.Page)));
+
+        owner.Run(() => NativePages.Put(kept));
+        allocator.Dispose();
+        Assert.Equal(0, source.BytesMapped);
+    }
 }
