@@ -1,7 +1,8 @@
 using System;
+using System.Collections.Frozen;
 using System.Diagnostics;
-using System.Diagnostics.CodeAnalysis;
-using System.Reflection;
+using System.Linq;
+using NativeZcopy.Net;
 
 namespace NativeZcopy.Diagnostics;
 
@@ -37,23 +38,22 @@ internal sealed class FragmentRecord
     /// <summary>
     /// <paramref name="stack"/> without the library's inner frames (the tracker's, an arena's, a slice's): it
     /// starts at the first frame of a public type of the library, the allocator method (or pool, cache) that
-    /// cut the piece, or at the caller's frame when the JIT inlined all of those into it. Found by type, not
+    /// cut the piece, or at the caller's frame when the compiler inlined all of those into it. Found by type, not
     /// by a fixed count of frames, because which frames exist depends on inlining: optimized code inlines
     /// some arena methods into the allocator's and the allocator's into the caller's, and a fixed count then
-    /// cut the caller's own frames off or left arena frames on top. Where a frame's method is unknown (trimmed
-    /// metadata; NativeAOT, where stack frames carry no method) the stack is kept whole from that frame on,
-    /// the library's frames included.
+    /// cut the caller's own frames off or left arena frames on top. Frames are read through
+    /// <see cref="DiagnosticMethodInfo"/>, which NativeAOT fills from its stack-trace metadata: there
+    /// <see cref="StackFrame.GetMethod"/> returns null for every method without reflection metadata (all of the
+    /// library's), and a check through it kept the tracker's and the arena's frames on top of every stack.
+    /// Where a frame's method is unknown (a NativeAOT app built with <c>StackTraceSupport=false</c>) the stack
+    /// is kept whole from that frame on, the library's frames included, so no frame of the caller's is ever dropped.
     /// </summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification =
-        "Diagnostics only: where trimming removed a frame's metadata, GetMethod returns null and the stack is kept whole from that frame on, so no frame of the caller's is ever dropped.")]
     internal static StackTrace FromAllocator(StackTrace stack)
     {
         StackFrame[] frames = stack.GetFrames();
-        Assembly library = typeof(FragmentRecord).Assembly;
         for (int i = 0; i < frames.Length; i++)
         {
-            Type? type = frames[i].GetMethod()?.DeclaringType;
-            if (type is null || type.Assembly != library || type.IsPublic)
+            if (!IsInnerFrame(frames[i]))
             {
                 return i == 0 ? stack : new StackTrace(frames[i..]);
             }
@@ -61,6 +61,38 @@ internal sealed class FragmentRecord
 
         return stack;
     }
+
+    /// <summary>The library's simple assembly name, against which frames' assemblies are compared.</summary>
+    private static readonly string s_library = typeof(FragmentRecord).Assembly.GetName().Name!;
+
+    /// <summary>
+    /// The full names of the library's public types: a frame of any other type of the library is an inner
+    /// frame. Listed rather than read from the assembly, since <c>Assembly.GetExportedTypes</c> is not
+    /// trim-safe and NativeAOT keeps no visibility for the types in a stack frame; a test checks the list
+    /// against the assembly's exported types.
+    /// </summary>
+    internal static readonly FrozenSet<string> PublicTypeNames = new[]
+    {
+        typeof(BioVec), typeof(FragmentLeakedEventArgs), typeof(NativePages), typeof(OutstandingFragment),
+        typeof(ZcopyAllocator), typeof(ZcopyAllocatorOptions), typeof(ZcopyLocalCache), typeof(ZcopyMemoryOwner),
+        typeof(ZcopyMemoryPool), typeof(ZcopyMetrics), typeof(ZcopyStatistics), typeof(ZcopyMessage),
+        typeof(ZcopySendFlags), typeof(ZcopySocketExtensions), typeof(ZcopySocketStatistics),
+    }.Select(type => type.FullName!).ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>True for a frame of one of the library's non-public types (nested types included, as
+    /// compiler-generated closures are); false for any other frame, and for one whose method is unknown.</summary>
+    private static bool IsInnerFrame(StackFrame frame)
+    {
+        DiagnosticMethodInfo? method = DiagnosticMethodInfo.Create(frame);
+        return method is { DeclaringAssemblyName: string assembly, DeclaringTypeName: string type }
+            && IsLibrary(assembly)
+            && !PublicTypeNames.Contains(type);
+    }
+
+    /// <summary>True when <paramref name="assemblyName"/> (a display name, or a simple name) is the library's.</summary>
+    private static bool IsLibrary(string assemblyName) =>
+        assemblyName.StartsWith(s_library, StringComparison.Ordinal)
+        && (assemblyName.Length == s_library.Length || assemblyName[s_library.Length] == ',');
 
     /// <summary>When it was allocated, in <see cref="System.Diagnostics.Stopwatch"/> ticks.</summary>
     public long AllocatedAt { get; }

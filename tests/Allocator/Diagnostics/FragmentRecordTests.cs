@@ -55,4 +55,15 @@ public sealed class FragmentRecordTests
             Assert.DoesNotContain(kept, f => InLibrary(f) && !Public(f));
         }
     }
+
+    /// <summary>
+    /// The stack is cut by the names of the library's public types (NativeAOT's frames carry no reflection
+    /// type to ask): the list must name every exported type, or a public frame would be dropped as inner.
+    /// </summary>
+    [Fact]
+    public void The_public_type_names_the_stack_is_cut_by_are_the_library_s_exported_types()
+    {
+        string[] exported = [.. typeof(ZcopyAllocator).Assembly.GetExportedTypes().Select(t => t.FullName!).Order(StringComparer.Ordinal)];
+        Assert.Equal(exported, FragmentRecord.PublicTypeNames.Order(StringComparer.Ordinal));
+    }
 }
