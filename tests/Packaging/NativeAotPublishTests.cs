@@ -76,7 +76,7 @@ public sealed class NativeAotPublishTests : IDisposable
     private static void WriteConsumer(string app)
     {
         string library = typeof(ZcopyAllocator).Assembly.Location;
-        string posixVersion = XDocument.Load(Path.Combine(RepositoryRoot(), "Directory.Packages.props"))
+        string posixVersion = XDocument.Load(Path.Combine(RepositoryFolder.Root(), "Directory.Packages.props"))
             .Descendants("PackageVersion")
             .Single(p => (string?)p.Attribute("Include") == "Mono.Posix.NETStandard")
             .Attribute("Version")!.Value;
@@ -122,19 +122,5 @@ public sealed class NativeAotPublishTests : IDisposable
             [MethodImpl(MethodImplOptions.NoInlining)]
             static BioVec Cut(ZcopyAllocator allocator) => allocator.Alloc(100);
             """);
-    }
-
-    /// <summary>The folder holding src/NativeZcopy.csproj, found upwards from the test assembly.</summary>
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? folder = new(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "src", "NativeZcopy.csproj")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No src/NativeZcopy.csproj above {AppContext.BaseDirectory}.");
     }
 }

@@ -39,7 +39,7 @@ public sealed class NuGetPackageTests : IDisposable
         await DotnetCli.RunAsync(
             _work.FullName,
             TimeSpan.FromMinutes(2),
-            "pack", Path.Combine(RepositoryRoot(), "src", "NativeZcopy.csproj"),
+            "pack", Path.Combine(RepositoryFolder.Root(), "src", "NativeZcopy.csproj"),
             "--configuration", Configuration,
             "--no-build",
             "--output", feed,
@@ -159,20 +159,6 @@ public sealed class NuGetPackageTests : IDisposable
             Console.WriteLine(ok ? "NativeZcopy consumer OK" : "NativeZcopy consumer FAILED");
             return ok ? 0 : 1;
             """);
-    }
-
-    /// <summary>The folder holding src/NativeZcopy.csproj, found upwards from the test assembly.</summary>
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? folder = new(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "src", "NativeZcopy.csproj")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No src/NativeZcopy.csproj above {AppContext.BaseDirectory}.");
     }
 
     private static void TryDelete(string folder)
