@@ -50,6 +50,7 @@ public sealed class NativePagesTests
     public void Alloc_refuses_a_size_that_is_not_positive(int size)
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => NativePages.Alloc(size));
+        Assert.Equal("size", error.ParamName); // the public method's own parameter
         Assert.Contains(size.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message, StringComparison.Ordinal);
     }
 

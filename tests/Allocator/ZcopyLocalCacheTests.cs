@@ -193,6 +193,24 @@ public sealed class ZcopyLocalCacheTests
         Assert.Equal(0, source.BytesMapped);
     }
 
+    [Fact]
+    public void A_cache_made_after_its_allocators_dispose_shuts_itself_at_its_first_refused_allocation()
+    {
+        // The allocator's Dispose shuts the caches it knows, and their MaxCachedSize reads 0 from then on. A
+        // cache made after that Dispose is not known to it: its first Alloc finds the allocator disposed and
+        // shuts the cache itself, so it reads 0 as well, takes no slice and maps nothing, now or later.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        allocator.Dispose();
+        using var late = new ZcopyLocalCache(allocator);
+
+        Assert.Throws<ObjectDisposedException>(() => late.Alloc(64));
+        Assert.Equal(0, late.MaxCachedSize);
+        Assert.Throws<ObjectDisposedException>(() => late.Alloc(64));
+        Assert.Equal(0, late.PiecesCut);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static WeakReference MakeDisposedCache(ZcopyAllocator allocator)
     {

@@ -109,6 +109,26 @@ public sealed class ZcopyMessageTests
     }
 
     [Fact]
+    public void AddSpliced_copies_managed_bytes_in_fragments_of_the_largest_size_so_whole_multiples_need_no_extra_fragment()
+    {
+        // Each chunk is as large as a piece may be: bytes that fill two pieces exactly are two entries, not three
+        // (a chunk one byte short would leave two bytes over for a third).
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = NativePages.OsPageSize });
+        byte[] data = new byte[allocator.MaxFragmentSize * 2];
+        new Random(6).NextBytes(data);
+        using (var message = new ZcopyMessage(allocator))
+        {
+            message.AddSpliced(data);
+            Assert.Equal(2, message.Count);
+            Assert.Equal(data.Length, message.Length);
+            Assert.Equal(2, allocator.GetStatistics().FragmentsAllocated);
+        }
+
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
+
+    [Fact]
     public void AddSpliced_that_runs_out_of_folios_partway_leaves_the_message_unchanged_and_releases_the_chunks_it_copied()
     {
         var source = new FaultInjectingPageSource { FailMapNumber = 2 };

@@ -511,6 +511,65 @@ public sealed class ThreadSliceTests
     });
 
     [Fact]
+    public void A_thread_keeps_its_slice_through_64_pieces_of_another_allocator_and_counts_again_after_each_change() => OnFreshThread(() =>
+    {
+        // A thread alternating between two allocators pays a slice change at most once per 64 pieces
+        // (ThreadSlice.MissesBeforeYield): 64 pieces of the other allocator come from its arena, the 65th
+        // takes the slice. The count starts again at each change: were it left at 65, the next piece of the
+        // first allocator would take the slice straight back, and a thread alternating piece by piece would
+        // change slices at every piece. A piece from an arena lowers its folio's count when released; one of
+        // the thread's slice goes back into the slice's share and leaves the count alone.
+        var first = new ZcopyAllocator(SmallFolios);
+        var second = new ZcopyAllocator(SmallFolios);
+        Assert.False(CameFromAnArena(first)); // the thread's first slice is first's
+
+        for (int i = 1; i <= 64; i++)
+        {
+            Assert.True(CameFromAnArena(second), $"second's piece {i} of 64 came from the thread's slice");
+        }
+
+        Assert.False(CameFromAnArena(second)); // the 65th: the slice is second's now
+
+        for (int i = 1; i <= 64; i++)
+        {
+            Assert.True(CameFromAnArena(first), $"first's piece {i} of 64 after the change came from the thread's slice");
+        }
+
+        Assert.False(CameFromAnArena(first));
+
+        first.Dispose();
+        second.Dispose();
+        Assert.Equal(0, first.GetStatistics().LiveFolios);
+        Assert.Equal(0, second.GetStatistics().LiveFolios);
+    });
+
+    [Fact]
+    public void With_8_KiB_folios_a_threads_first_slice_is_half_a_folio_so_two_threads_first_slices_share_one()
+    {
+        // A first slice is 8 KiB, or less when pieces must be smaller: never more than the largest piece, half
+        // a folio. With 8 KiB folios two threads' first slices then come from one folio; an 8 KiB first slice
+        // would take the whole folio and make the second thread map another (and with 4 KiB folios it would fit
+        // no folio at all).
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 8192 }, source, processors: 1);
+        Assert.True(allocator.ThreadCache);
+        BioVec first = default;
+        BioVec second = default;
+        OnFreshThread(() => first = allocator.Alloc(64));
+        OnFreshThread(() => second = allocator.Alloc(64));
+
+        Assert.Equal(first.Page, second.Page);
+        Assert.Equal(4096, second.Offset);
+        Assert.Equal(1, allocator.GetStatistics().FoliosMapped);
+
+        NativePages.Put(first);
+        NativePages.Put(second);
+        allocator.Dispose();
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
     public void Off_by_option_or_under_tracking() => OnFreshThread(() =>
     {
         using var off = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = false });
@@ -729,6 +788,18 @@ public sealed class ThreadSliceTests
         Assert.True(refused, "an Alloc after Dispose was cut from the slice left behind");
         Assert.Equal(0, leftMapped);
         Assert.Equal(0, source.BytesMapped);
+    }
+
+    /// <summary>
+    /// Allocates and releases one 64-byte piece: true when its release lowered its folio's count (an arena's
+    /// piece), false when the thread's slice took it back.
+    /// </summary>
+    private static bool CameFromAnArena(ZcopyAllocator allocator)
+    {
+        BioVec piece = allocator.Alloc(64);
+        int count = NativePages.RefCount(piece.Page);
+        NativePages.Put(piece);
+        return NativePages.RefCount(piece.Page) == count - 1;
     }
 
     /// <summary>
