@@ -66,8 +66,10 @@ public sealed class ZcopyLocalCache : IDisposable
         _allocator = allocator;
 
         // With fragment tracking on, every piece must pass through the allocator to be recorded: the cache
-        // then cuts nothing itself (no piece size qualifies) and forwards every call.
-        _maxCachedSize = allocator.Owner.Tracker is null ? allocator.MaxCachedSize : 0;
+        // then cuts nothing itself (no piece size qualifies) and forwards every call. A cache made after the
+        // allocator's Dispose starts shut, as that Dispose would have left it: it reads 0 from the start, and
+        // its first Alloc refuses (a Dispose racing this constructor is caught there too, see AllocSlow).
+        _maxCachedSize = allocator.Owner.Tracker is null && !allocator.Owner.IsDisposed ? allocator.MaxCachedSize : 0;
         _alignmentMask = allocator.Alignment - 1;
     }
 

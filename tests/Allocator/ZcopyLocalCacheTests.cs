@@ -194,20 +194,39 @@ public sealed class ZcopyLocalCacheTests
     }
 
     [Fact]
-    public void A_cache_made_after_its_allocators_dispose_shuts_itself_at_its_first_refused_allocation()
+    public void A_cache_made_after_its_allocators_dispose_starts_shut()
     {
         // The allocator's Dispose shuts the caches it knows, and their MaxCachedSize reads 0 from then on. A
-        // cache made after that Dispose is not known to it: its first Alloc finds the allocator disposed and
-        // shuts the cache itself, so it reads 0 as well, takes no slice and maps nothing, now or later.
+        // cache made after that Dispose is not known to it: it starts shut, reads 0 before any Alloc (it read the
+        // allocator's size until its first Alloc), takes no slice and maps nothing, now or later.
         var source = new FaultInjectingPageSource();
         var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
         allocator.Dispose();
         using var late = new ZcopyLocalCache(allocator);
 
-        Assert.Throws<ObjectDisposedException>(() => late.Alloc(64));
         Assert.Equal(0, late.MaxCachedSize);
         Assert.Throws<ObjectDisposedException>(() => late.Alloc(64));
+        Assert.Equal(0, late.MaxCachedSize);
         Assert.Equal(0, late.PiecesCut);
+        Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void A_cache_never_used_before_its_allocators_dispose_shuts_itself_at_its_first_refused_allocation()
+    {
+        // A cache is known to its allocator only from its first slice, so this Dispose cannot shut it (nor a
+        // Dispose racing the cache's constructor): its first Alloc finds the allocator disposed and shuts the
+        // cache itself, which then reads 0, takes no slice and maps nothing, now or later.
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, source, processors: 1);
+        using var unused = new ZcopyLocalCache(allocator);
+        Assert.NotEqual(0, unused.MaxCachedSize);
+        allocator.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => unused.Alloc(64));
+        Assert.Equal(0, unused.MaxCachedSize);
+        Assert.Throws<ObjectDisposedException>(() => unused.Alloc(64));
+        Assert.Equal(0, unused.PiecesCut);
         Assert.Equal(0, source.BytesMapped);
     }
 
