@@ -261,6 +261,15 @@ internal struct Arena
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryAllocSlow(int size, int fullSize, FolioOwner owner, bool throwOnFailure, out BioVec piece)
     {
+        // The callers' bound (pieces up to half a folio, slices up to a whole one), checked where it costs the fast
+        // path nothing: a larger piece fits no folio, and the loop below would start folios over for it forever,
+        // under the lock (a mutant that let a slice outgrow the folio hung the suite rather than failing it).
+        if (fullSize > owner.FolioSize)
+        {
+            Exit();
+            throw new InvalidOperationException($"Internal error: a {fullSize}-byte piece fits no {owner.FolioSize}-byte folio.");
+        }
+
         // A folio this thread mapped outside the lock and has not installed yet: it holds its full share.
         long fresh = 0;
         while (true)
