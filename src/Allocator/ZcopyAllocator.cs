@@ -273,7 +273,11 @@ public sealed class ZcopyAllocator : IDisposable
     /// <summary>
     /// Raised once for each tracked fragment found outstanding past <see cref="ZcopyAllocatorOptions.LeakReportAge"/>
     /// (from a timer thread), by <see cref="CheckForLeaks"/>, and for each one still outstanding at
-    /// <see cref="Dispose"/>. Handlers run on the thread that found the leak and must not throw.
+    /// <see cref="Dispose"/>. Handlers run on the thread that found the leak and must not throw: one that does
+    /// still lets every other fragment of that check be reported, then its exception reaches the caller of
+    /// <see cref="CheckForLeaks"/> or <see cref="Dispose"/> (after everything was given back), or, on the
+    /// periodic check's thread-pool thread or a collected allocator's report, ends the process as any
+    /// unhandled exception there does.
     /// </summary>
     public event EventHandler<FragmentLeakedEventArgs>? FragmentLeaked;
 

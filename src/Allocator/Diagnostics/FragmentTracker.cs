@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using NativeZcopy.SideTable;
 
@@ -292,12 +293,23 @@ internal sealed class FragmentTracker : IDisposable
             }
         }
 
+        // Every fragment picked is reported even if a handler throws: each is marked reported already, so one
+        // skipped now would never be reported. The first failure is thrown after the last report.
         Interlocked.Add(ref _leaked, leaked.Count);
+        ExceptionDispatchInfo? failure = null;
         foreach (OutstandingFragment fragment in Describe(leaked, now))
         {
-            Report(fragment);
+            try
+            {
+                Report(fragment);
+            }
+            catch (Exception error)
+            {
+                failure ??= ExceptionDispatchInfo.Capture(error);
+            }
         }
 
+        failure?.Throw();
         return leaked.Count;
     }
 

@@ -197,6 +197,31 @@ public sealed class FragmentTrackingTests
     }
 
     [Fact]
+    public void A_throwing_leak_handler_still_lets_every_leak_of_the_check_be_reported_then_reaches_the_caller()
+    {
+        // Each fragment is marked reported before the handlers run, so one skipped after a throw would never
+        // be reported at all.
+        using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
+        BioVec[] pieces = [allocator.Alloc(32), allocator.Alloc(32), allocator.Alloc(32)];
+        var reported = new List<BioVec>();
+        allocator.FragmentLeaked += (_, e) =>
+        {
+            reported.Add(e.Fragment.Fragment);
+            if (reported.Count == 1)
+            {
+                throw new TimeoutException("the log sink is down");
+            }
+        };
+
+        var thrown = Assert.Throws<TimeoutException>(() => allocator.CheckForLeaks(TimeSpan.Zero));
+        Assert.Equal("the log sink is down", thrown.Message);
+        Assert.Equal(pieces.OrderBy(p => p.Address), reported.OrderBy(p => p.Address));
+        Assert.Equal(3, allocator.GetStatistics().FragmentsLeaked);
+        Assert.Equal(0, allocator.CheckForLeaks(TimeSpan.Zero));
+        NativePages.PutBatch(pieces);
+    }
+
+    [Fact]
     public void With_tracking_off_nothing_is_recorded()
     {
         using var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384 }, PageSource.Os, processors: 1);
