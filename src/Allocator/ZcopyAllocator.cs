@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using NativeZcopy.Arenas;
 using NativeZcopy.Diagnostics;
@@ -274,10 +275,11 @@ public sealed class ZcopyAllocator : IDisposable
     /// Raised once for each tracked fragment found outstanding past <see cref="ZcopyAllocatorOptions.LeakReportAge"/>
     /// (from a timer thread), by <see cref="CheckForLeaks"/>, and for each one still outstanding at
     /// <see cref="Dispose"/>. Handlers run on the thread that found the leak and must not throw: one that does
-    /// still lets every other fragment of that check be reported, then its exception reaches the caller of
-    /// <see cref="CheckForLeaks"/> or <see cref="Dispose"/> (after everything was given back), or, on the
-    /// periodic check's thread-pool thread or a collected allocator's report, ends the process as any
-    /// unhandled exception there does.
+    /// still lets every other handler hear that fragment and every other fragment of that check be reported,
+    /// then its exception reaches the caller of <see cref="CheckForLeaks"/> or <see cref="Dispose"/> (after
+    /// everything was given back), or, on a thread-pool thread (the periodic check, a collected allocator's
+    /// report, a piece cut while Dispose runs on another thread), ends the process as any unhandled exception
+    /// there does.
     /// </summary>
     public event EventHandler<FragmentLeakedEventArgs>? FragmentLeaked;
 
@@ -690,6 +692,7 @@ public sealed class ZcopyAllocator : IDisposable
     /// <paramref name="olderThan"/> that was not reported before, and returns how many it reported.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="olderThan"/> is negative.</exception>
+    /// <remarks>A <see cref="FragmentLeaked"/> handler's exception comes out of this call, after every report.</remarks>
     public int CheckForLeaks(TimeSpan olderThan)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(olderThan, TimeSpan.Zero);
@@ -705,7 +708,8 @@ public sealed class ZcopyAllocator : IDisposable
     /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
     /// the unmap retried, and calling Dispose again retries it once more (and so for the page runs of pools
     /// over this allocator). Does nothing on <see cref="Shared"/>. An allocator dropped without Dispose does
-    /// the same from its finalizer once the GC collects it.
+    /// the same from its finalizer once the GC collects it. A <see cref="FragmentLeaked"/> handler's exception
+    /// comes out of this call, after everything was given back and every report made.
     /// </summary>
     public void Dispose()
     {
@@ -834,9 +838,35 @@ public sealed class ZcopyAllocator : IDisposable
         return options.TrackFragments ? 1 : rate;
     }
 
-    /// <summary>Raises <see cref="FragmentLeaked"/>; the tracker's report target.</summary>
-    internal void OnFragmentLeaked(OutstandingFragment fragment) =>
-        FragmentLeaked?.Invoke(this, new FragmentLeakedEventArgs(fragment));
+    /// <summary>
+    /// Raises <see cref="FragmentLeaked"/>; the tracker's report target. Every handler hears the report even if
+    /// one before it throws (a handler is often a log sink, and a broken one must not silence the others);
+    /// the first failure is thrown after the last handler.
+    /// </summary>
+    internal void OnFragmentLeaked(OutstandingFragment fragment)
+    {
+        EventHandler<FragmentLeakedEventArgs>? handlers = FragmentLeaked;
+        if (handlers is null)
+        {
+            return;
+        }
+
+        var report = new FragmentLeakedEventArgs(fragment);
+        ExceptionDispatchInfo? failure = null;
+        foreach (EventHandler<FragmentLeakedEventArgs> handler in Delegate.EnumerateInvocationList(handlers))
+        {
+            try
+            {
+                handler(this, report);
+            }
+            catch (Exception error)
+            {
+                failure ??= ExceptionDispatchInfo.Capture(error);
+            }
+        }
+
+        failure?.Throw();
+    }
 
     /// <summary>
     /// A slice for a thread or a local cache: one piece of the arena's current folio, <paramref name="size"/>

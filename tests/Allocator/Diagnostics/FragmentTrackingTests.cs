@@ -204,6 +204,7 @@ public sealed class FragmentTrackingTests
         using var allocator = new ZcopyAllocator(s_tracking, PageSource.Os, processors: 1);
         BioVec[] pieces = [allocator.Alloc(32), allocator.Alloc(32), allocator.Alloc(32)];
         var reported = new List<BioVec>();
+        var heardBySecond = new List<BioVec>();
         allocator.FragmentLeaked += (_, e) =>
         {
             reported.Add(e.Fragment.Fragment);
@@ -212,13 +213,37 @@ public sealed class FragmentTrackingTests
                 throw new TimeoutException("the log sink is down");
             }
         };
+        allocator.FragmentLeaked += (_, e) => heardBySecond.Add(e.Fragment.Fragment);
 
         var thrown = Assert.Throws<TimeoutException>(() => allocator.CheckForLeaks(TimeSpan.Zero));
         Assert.Equal("the log sink is down", thrown.Message);
         Assert.Equal(pieces.OrderBy(p => p.Address), reported.OrderBy(p => p.Address));
+        Assert.Equal(pieces.OrderBy(p => p.Address), heardBySecond.OrderBy(p => p.Address));
         Assert.Equal(3, allocator.GetStatistics().FragmentsLeaked);
         Assert.Equal(0, allocator.CheckForLeaks(TimeSpan.Zero));
         NativePages.PutBatch(pieces);
+    }
+
+    [Fact]
+    public void A_throwing_leak_handler_reaches_the_caller_of_Dispose_after_everything_was_given_back()
+    {
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(s_tracking, source, processors: 1);
+        BioVec[] pieces = [allocator.Alloc(32), allocator.Alloc(32)];
+        int reports = 0;
+        allocator.FragmentLeaked += (_, _) =>
+        {
+            reports++;
+            throw new TimeoutException("the log sink is down");
+        };
+
+        Assert.Throws<TimeoutException>(allocator.Dispose);
+        Assert.Equal(2, reports);
+        Assert.Throws<ObjectDisposedException>(() => allocator.Alloc(32));
+
+        // The arena's own reference went back before the reports: the last Put unmaps the folio.
+        NativePages.PutBatch(pieces);
+        Assert.Equal(0, source.BytesMapped);
     }
 
     [Fact]
