@@ -1,8 +1,10 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using NativeZcopy.Native;
+using NativeZcopy.Net;
 using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
 using Xunit;
@@ -54,6 +56,12 @@ public sealed class BadInputTableTests
         ["Slice outside the piece"] = SliceOutside,
         ["CheckForLeaks negative age"] = () => WithAllocator(s_tracked, a => Throws<ArgumentOutOfRangeException>(() => a.CheckForLeaks(TimeSpan.FromSeconds(-1)), "-00:00:01")),
         ["Unmap refused on the last Put"] = UnmapRefusedOnLastPut,
+        ["AllocBatch with a bad size after good ones"] = AllocBatchBadSize,
+        ["PutBatch with an empty piece between live ones"] = PutBatchWithAnEmptyPiece,
+        ["Pool Rent below -1, live and over a disposed allocator"] = PoolRentBelowMinusOne,
+        ["Owner Pin past its piece"] = OwnerPinPastThePiece,
+        ["Message Add of an empty or released piece"] = MessageAddOfBadPieces,
+        ["CreateMeter of a null factory"] = () => Assert.Equal("meterFactory", Assert.Throws<ArgumentNullException>(() => ZcopyMetrics.CreateMeter(null!)).ParamName),
     };
 
     public static TheoryData<string> Cases => new(s_cases.Keys);
@@ -324,6 +332,68 @@ public sealed class BadInputTableTests
         source.FailUnmaps = false;
         Assert.Equal(1, owner.RetryPendingUnmaps());
         Assert.Equal(0, source.BytesMapped);
+    }
+
+    private static void AllocBatchBadSize()
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            var pieces = new BioVec[3];
+            Throws<ArgumentOutOfRangeException>(() => allocator.AllocBatch([8, 16, 0], pieces), "sizes[2] = 0");
+            Assert.All(pieces, piece => Assert.True(piece.IsEmpty));
+            Assert.Equal(0, allocator.GetStatistics().FoliosMapped);
+        });
+    }
+
+    private static void PutBatchWithAnEmptyPiece()
+    {
+        // Every valid piece is released before the bad one is reported: the folio's count is back to the arena's
+        // own (arena pieces, so each release moves the count; a thread's slice would keep them in its share).
+        WithAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false }, allocator =>
+        {
+            BioVec first = allocator.Alloc(8);
+            BioVec last = allocator.Alloc(8);
+            int arenaOnly = NativePages.RefCount(first.Address) - 2;
+            Throws<InvalidOperationException>(() => NativePages.PutBatch([first, default, last]), "empty");
+            Assert.Equal(arenaOnly, NativePages.RefCount(first.Address));
+        });
+    }
+
+    private static void PoolRentBelowMinusOne()
+    {
+        var allocator = new ZcopyAllocator(s_small, PageSource.Os, processors: 1);
+        using var pool = new ZcopyMemoryPool(allocator);
+        Throws<ArgumentOutOfRangeException>(() => pool.Rent(-2), "-2");
+        allocator.Dispose();
+        Throws<ArgumentOutOfRangeException>(() => pool.Rent(-2), "-2");   // the size is checked first
+        Assert.Throws<ObjectDisposedException>(() => pool.Rent(64));
+    }
+
+    private static void OwnerPinPastThePiece()
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            using var pool = new ZcopyMemoryPool(allocator);
+            using IMemoryOwner<byte> owner = pool.Rent(100);
+            var memory = (MemoryManager<byte>)owner;
+            int length = owner.Memory.Length;
+            Throws<ArgumentOutOfRangeException>(() => memory.Pin(length + 1), (length + 1).ToString(CultureInfo.InvariantCulture));
+            Throws<ArgumentOutOfRangeException>(() => memory.Pin(-1), "-1");
+            memory.Pin(length).Dispose();   // the empty slice at the end is pinnable
+        });
+    }
+
+    private static void MessageAddOfBadPieces()
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            using var message = new ZcopyMessage(allocator);
+            Assert.Throws<ArgumentException>(() => message.Add(default));
+            BioVec released = NativePages.Alloc(100);
+            NativePages.Put(released);
+            Throws<InvalidOperationException>(() => message.AddRef(released), "released");
+            Assert.Equal(0, message.Count);
+        });
     }
 
     private static void WithAllocator(ZcopyAllocatorOptions options, Action<ZcopyAllocator> body)
