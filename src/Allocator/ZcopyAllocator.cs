@@ -239,8 +239,19 @@ public sealed class ZcopyAllocator : IDisposable
             ZcopyAllocator? shared = Volatile.Read(ref s_shared);
             if (shared is null)
             {
+                // Two first callers may both create one; the compare-and-swap publishes exactly one. The loser's
+                // has mapped nothing, but it registered in the metrics under the same name: disposed at once, so
+                // the name is not reported twice until a collection finalizes it.
                 var created = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = SharedName });
-                shared = Interlocked.CompareExchange(ref s_shared, created, null) ?? created;
+                shared = Interlocked.CompareExchange(ref s_shared, created, null);
+                if (shared is null)
+                {
+                    shared = created;
+                }
+                else
+                {
+                    created.Dispose();
+                }
             }
 
             return shared;

@@ -49,7 +49,7 @@ public sealed class ZcopyLocalCache : IDisposable
     /// </summary>
     private FolioSlice _slice;
 
-    /// <summary>True once disposed.</summary>
+    /// <summary>True once disposed. Owner only, as the whole cache is.</summary>
     private bool _disposed;
 
     /// <summary>

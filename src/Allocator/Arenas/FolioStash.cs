@@ -30,9 +30,6 @@ internal sealed class FolioStash
     /// <summary>Slots each arena starts its search at.</summary>
     private readonly int _slotsPerArena;
 
-    /// <summary>Folios currently in the stash. Interlocked.</summary>
-    private long _count;
-
     /// <summary>Creates a stash of <paramref name="slotsPerArena"/> slots for each of <paramref name="arenas"/> arenas.</summary>
     public FolioStash(int arenas, int slotsPerArena)
     {
@@ -40,8 +37,29 @@ internal sealed class FolioStash
         _slotsPerArena = slotsPerArena;
     }
 
-    /// <summary>Folios currently kept.</summary>
-    public long Count => Volatile.Read(ref _count);
+    /// <summary>
+    /// Folios kept now, counted slot by slot: a racy snapshot for statistics and metrics, each slot read
+    /// atomically, so the figure is always between 0 and the number of slots. The stash keeps no count of its
+    /// own: a counter moved by a second atomic operation after the slot's could be read between the two, and
+    /// read -1 when a pop's decrement came before the increment of the push it emptied (a review found that).
+    /// </summary>
+    public long Count
+    {
+        get
+        {
+            long[] slots = _slots;
+            long count = 0;
+            for (int slot = 0; slot < slots.Length; slot++)
+            {
+                if (Volatile.Read(ref slots[slot]) != 0)
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+    }
 
     /// <summary>True when the stash has no slots at all (retention off).</summary>
     public bool IsDisabled => _slots.Length == 0;
@@ -56,7 +74,6 @@ internal sealed class FolioStash
             int slot = (start + i) % slots.Length;
             if (Volatile.Read(ref slots[slot]) == 0 && Interlocked.CompareExchange(ref slots[slot], entry, 0) == 0)
             {
-                Interlocked.Increment(ref _count);
                 return true;
             }
         }
@@ -72,7 +89,6 @@ internal sealed class FolioStash
         {
             if (Volatile.Read(ref slots[slot]) == entry && Interlocked.CompareExchange(ref slots[slot], 0, entry) == entry)
             {
-                Interlocked.Decrement(ref _count);
                 return true;
             }
         }
@@ -108,7 +124,6 @@ internal sealed class FolioStash
                 long entry = Interlocked.Exchange(ref slots[slot], 0);
                 if (entry != 0)
                 {
-                    Interlocked.Decrement(ref _count);
                     return entry;
                 }
             }

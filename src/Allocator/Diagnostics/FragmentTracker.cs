@@ -120,7 +120,10 @@ internal sealed class FragmentTracker : IDisposable
     /// <summary>True when the folio life about to start should be tracked.</summary>
     public bool SampleNextLife() => SampleRate == 1 || (Interlocked.Increment(ref _lives) - 1) % SampleRate == 0;
 
-    /// <summary>Test hook: runs first in <see cref="OnCarved"/>, so a test can make a record fail as an out-of-memory would.</summary>
+    /// <summary>
+    /// Test hook: runs first in <see cref="OnCarved"/>, so a test can make a record fail as an out-of-memory would.
+    /// A plain field: a test sets it before it shares the allocator with other threads.
+    /// </summary>
     internal Action<BioVec>? BeforeRecordForTests { get; set; }
 
     /// <summary>

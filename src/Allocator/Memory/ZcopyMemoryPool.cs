@@ -74,6 +74,8 @@ public sealed class ZcopyMemoryPool : MemoryPool<byte>
     /// <exception cref="OutOfMemoryException">The OS refused the memory; nothing was kept.</exception>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
+        // A Rent racing the pool's Dispose may pass this check and succeed: its owner is as valid as any other
+        // (Dispose only refuses later rents), as for the allocator's own check further on.
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (minBufferSize < 0)
         {

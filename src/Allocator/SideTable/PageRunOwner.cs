@@ -29,7 +29,11 @@ internal class PageRunOwner
     /// <summary>Entries of dead runs whose unmap the OS refused. Owned by <see cref="_pendingLock"/>.</summary>
     private readonly List<long> _pendingUnmaps = [];
 
-    /// <summary>Count of <see cref="_pendingUnmaps"/>, readable without the lock so the map path can skip it.</summary>
+    /// <summary>
+    /// Count of <see cref="_pendingUnmaps"/>: written under <see cref="_pendingLock"/>, read with Volatile without
+    /// it so the map and unmap paths can skip the lock. A stale 0 only skips one retry: the refused run stays on
+    /// the list, and the next map, unmap, Trim or Dispose retries it.
+    /// </summary>
     private int _pendingCount;
 
     /// <summary>Creates an owner that returns runs to <paramref name="source"/>.</summary>

@@ -123,7 +123,10 @@ internal static partial class PageSideTable
     /// </summary>
     private static int s_liveRuns;
 
-    /// <summary>Bytes of all runs registered now (the metrics' process total). Owned by <see cref="s_registrationLock"/>.</summary>
+    /// <summary>
+    /// Bytes of all runs registered now (the metrics' process total). Owned by <see cref="s_registrationLock"/>;
+    /// read with Volatile outside it.
+    /// </summary>
     private static long s_bytesMapped;
 
     /// <summary>
@@ -175,7 +178,10 @@ internal static partial class PageSideTable
     public static ref PageRun Run(long entry)
     {
         // Unchecked indexing: a non-zero entry was issued by Register for an index below 2^MaxRunsBits,
-        // whose chunk exists (chunks are never freed) and is exactly 2^ChunkBits descriptors long.
+        // whose chunk exists (chunks are never freed) and is exactly 2^ChunkBits descriptors long. The plain
+        // read sees the chunk: Register stores the chunk before the descriptor's State and its slots, each
+        // with a releasing write, and a caller holding an entry reached it through an acquiring read of a slot
+        // or State, or was handed it by a thread that had (a piece is published like any other data).
         uint index = ((uint)entry & EntryIndexMask) - 1;
         PageRun[] chunk = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s_chunks), index >> ChunkBits)!;
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(chunk), index & ((1 << ChunkBits) - 1));
@@ -312,7 +318,7 @@ internal static partial class PageSideTable
             run.Length = length;
             run.Owner = owner;
             run.Quarantined = 0;
-            uint generation = GenerationOfState(run.State);
+            uint generation = GenerationOfState(Volatile.Read(ref run.State));
             Volatile.Write(ref run.State, ((long)generation << 32) | (uint)initialCount);
             entry = ((long)generation << 32) | (uint)(index + 1) | (tracked ? TrackedBit : 0);
 
@@ -355,7 +361,7 @@ internal static partial class PageSideTable
     internal static long ReissueUnderForTests(long entry, uint generation)
     {
         ref PageRun run = ref Run(entry);
-        Volatile.Write(ref run.State, ((long)generation << 32) | (uint)CountOfState(run.State));
+        Volatile.Write(ref run.State, ((long)generation << 32) | (uint)CountOfState(Volatile.Read(ref run.State)));
         long fresh = ((long)generation << 32) | (entry & ~(((long)uint.MaxValue) << 32));
         RewriteSlots(run.Base, run.Length, fresh);
         return fresh;
