@@ -18,7 +18,7 @@ namespace NativeZcopy;
 /// The same counts govern the folios a <see cref="ZcopyAllocator"/> breaks pieces off, so a gather list may
 /// mix allocator pieces and page runs and release them all the same way.
 /// </remarks>
-public static class NativePages
+public static unsafe class NativePages
 {
     /// <summary>
     /// Largest piece whose release starts a deferral (see <see cref="DeferredRelease"/>): 2 KiB. For larger
@@ -139,10 +139,10 @@ public static class NativePages
         // of the piece is live across a call in the caller: a loop of Alloc and Put then needs two fewer
         // callee-saved registers, which is what lets the JIT keep the thread's statics address in one
         // across the loop instead of calling the TLS resolver each time (docs/benchmarks.md, step 29).
-        ThreadSlice? slice = ThreadSlice.Current;
-        if (slice is null || !slice.TryTakeBack(piece, 1))
+        ThreadSliceState* state = ThreadSlice.State;
+        if (state == null || !state->TryTakeBack(piece, 1))
         {
-            PutNotTakenBack(piece, slice);
+            PutNotTakenBack(piece, state);
         }
     }
 
@@ -289,9 +289,9 @@ public static class NativePages
     /// zero that memory on entry.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void PutNotTakenBack(BioVec piece, ThreadSlice? slice)
+    private static void PutNotTakenBack(BioVec piece, ThreadSliceState* state)
     {
-        if (slice is null || !slice.TryDefer(piece, 1))
+        if (state == null || !state->TryDefer(piece, 1))
         {
             PutSlow(piece, 1);
         }

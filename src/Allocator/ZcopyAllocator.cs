@@ -31,7 +31,7 @@ namespace NativeZcopy;
 /// own references; folios still referenced by pieces stay mapped until their last Put.
 /// </para>
 /// </remarks>
-public sealed class ZcopyAllocator : IDisposable
+public sealed unsafe class ZcopyAllocator : IDisposable
 {
     /// <summary>The largest folio: 1 GiB keeps a folio's byte offsets and its full share within an int.</summary>
     private const int MaxFolioSize = 1 << 30;
@@ -147,6 +147,17 @@ public sealed class ZcopyAllocator : IDisposable
     /// (by option, or because tracking must see every piece).
     /// </summary>
     private readonly int _maxSlicedSize;
+
+    /// <summary>The last <see cref="Id"/> given out.</summary>
+    private static long s_lastId;
+
+    /// <summary>
+    /// A number no other allocator of the process has, never 0: what a thread's slice block stores in place of
+    /// a reference to the allocator its slice was cut from (<see cref="ThreadSliceState.AllocatorId"/>), since a
+    /// native block cannot hold a GC reference (the GC neither scans nor updates it). Taken from a process-wide
+    /// 64-bit counter, so never reused; compared on every cut.
+    /// </summary>
+    internal readonly long Id = Interlocked.Increment(ref s_lastId);
 
     /// <summary>This allocator's folio owner, for local caches.</summary>
     internal FolioOwner Owner => _owner;
@@ -318,8 +329,9 @@ public sealed class ZcopyAllocator : IDisposable
         // The thread-static read comes first, on every path: the JIT then computes the thread's statics
         // address once for an Alloc and a Put inlined into one loop body, instead of once for each (one call
         // to the TLS resolver per pair instead of two: 5.0 -> 4.1 ns, docs/benchmarks.md step 27).
-        if (ThreadSlice.Current is { } slice && (uint)(size - 1) < (uint)_maxSlicedSize
-            && slice.TryCut(this, size, (size + _alignmentMask) & ~_alignmentMask, out BioVec cut))
+        ThreadSliceState* state = ThreadSlice.State;
+        if (state != null && (uint)(size - 1) < (uint)_maxSlicedSize
+            && state->TryCut(Id, size, (size + _alignmentMask) & ~_alignmentMask, out BioVec cut))
         {
             return cut;
         }
@@ -356,7 +368,8 @@ public sealed class ZcopyAllocator : IDisposable
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
         if ((uint)(size - 1) < (uint)_maxSlicedSize)
         {
-            if (ThreadSlice.Current is { } slice && slice.TryCut(this, size, fullSize, out fragment))
+            ThreadSliceState* state = ThreadSlice.State;
+            if (state != null && state->TryCut(Id, size, fullSize, out fragment))
             {
                 return true;
             }
@@ -533,8 +546,9 @@ public sealed class ZcopyAllocator : IDisposable
         // shared with Alloc, its slow path taking the name, measured up to 0.2 ns slower on Alloc's own pair
         // at 1 and 4 KiB (step 44). The copy of Alloc's condition is the price of neither.
         int size = source.Length;
-        BioVec piece = ThreadSlice.Current is { } slice && (uint)(size - 1) < (uint)_maxSlicedSize
-            && slice.TryCut(this, size, (size + _alignmentMask) & ~_alignmentMask, out BioVec cut)
+        ThreadSliceState* state = ThreadSlice.State;
+        BioVec piece = state != null && (uint)(size - 1) < (uint)_maxSlicedSize
+            && state->TryCut(Id, size, (size + _alignmentMask) & ~_alignmentMask, out BioVec cut)
             ? cut
             : MemDupSlow(size);
         PieceCopy.Copy(source, piece.Address);

@@ -21,23 +21,31 @@ namespace NativeZcopy.ThreadCache;
 /// moved on, it drops its reference on the folio's shared count like any other.
 /// </para>
 /// <para>
-/// Ownership. The owner thread (the one whose <see cref="t_current"/> this is) is the only one that cuts,
-/// takes back or installs. Another thread may <b>reclaim</b> the slice (<see cref="ZcopyAllocator.Trim"/>,
-/// <see cref="ZcopyAllocator.Dispose"/>, or a thread that died holding one) to give its share back, since an
-/// idle thread would otherwise keep its folio mapped forever. The two meet through an asymmetric handshake
-/// on <see cref="_busy"/> and <see cref="_revoked"/>, so the owner's side stays free of locked instructions:
+/// Layout. The fields the owner touches on every call live in a native block, <see cref="ThreadSliceState"/>
+/// (its remarks say why), which the hot paths reach through the <c>[ThreadStatic]</c> pointer
+/// <see cref="t_state"/> without this object. This object keeps what is managed or cold: the thread (for
+/// pruning), the allocator (<see cref="_allocator"/>, for reclaimers, statistics and give-backs; the block holds
+/// its <see cref="ZcopyAllocator.Id"/>) and the block's address.
+/// </para>
+/// <para>
+/// Ownership. The owner thread (the one whose <see cref="t_current"/>, and so whose <see cref="t_state"/>, this
+/// is) is the only one that cuts, takes back or installs. Another thread may <b>reclaim</b> the slice
+/// (<see cref="ZcopyAllocator.Trim"/>, <see cref="ZcopyAllocator.Dispose"/>, or a thread that died holding one)
+/// to give its share back, since an idle thread would otherwise keep its folio mapped forever. The two meet
+/// through an asymmetric handshake on the block's <see cref="ThreadSliceState.Busy"/> and
+/// <see cref="ThreadSliceState.Revoked"/>, so the owner's side stays free of locked instructions:
 /// </para>
 /// <list type="number">
-/// <item>The owner stores <c>_busy = 1</c>, then loads <c>_revoked</c>; only if it is 0 does it touch the
-/// slice fields, and it ends with a releasing store <c>_busy = 0</c>.</item>
-/// <item>The reclaimer stores <c>_revoked = 1</c>, runs <see cref="Interlocked.MemoryBarrierProcessWide"/>
+/// <item>The owner stores <c>Busy = 1</c>, then loads <c>Revoked</c>; only if it is 0 does it touch the
+/// slice fields, and it ends with a releasing store <c>Busy = 0</c>.</item>
+/// <item>The reclaimer stores <c>Revoked = 1</c>, runs <see cref="Interlocked.MemoryBarrierProcessWide"/>
 /// (membarrier on Linux, FlushProcessWriteBuffers on Windows: every running thread passes a full fence),
-/// then waits until it loads <c>_busy == 0</c>. Now the owner is outside its critical section and any
-/// section it starts will load <c>_revoked == 1</c> and keep out: the process-wide barrier orders the
-/// owner's store of <c>_busy</c> before its load of <c>_revoked</c> as a full fence would, so either the
-/// reclaimer sees <c>_busy == 1</c> and waits, or the owner sees <c>_revoked == 1</c>.</item>
-/// <item>The reclaimer detaches the slice (clears its fields) and releases with <c>_revoked = 0</c>; the
-/// owner's next acquiring load of <c>_revoked</c> sees the cleared fields and takes a new slice. The detached
+/// then waits until it loads <c>Busy == 0</c>. Now the owner is outside its critical section and any
+/// section it starts will load <c>Revoked == 1</c> and keep out: the process-wide barrier orders the
+/// owner's store of <c>Busy</c> before its load of <c>Revoked</c> as a full fence would, so either the
+/// reclaimer sees <c>Busy == 1</c> and waits, or the owner sees <c>Revoked == 1</c>.</item>
+/// <item>The reclaimer detaches the slice (clears its fields) and releases with <c>Revoked = 0</c>; the
+/// owner's next acquiring load of <c>Revoked</c> sees the cleared fields and takes a new slice. The detached
 /// share is given back to its allocator afterwards, still under the registry's lock: until then it stays
 /// counted on the folio, so the folio cannot be released early.</item>
 /// </list>
@@ -48,52 +56,53 @@ namespace NativeZcopy.ThreadCache;
 /// move volatile accesses across each other); only the processor may reorder that pair, and the
 /// process-wide barrier is what forbids it at the one moment it matters.
 /// </para>
+/// <para>
+/// The block's lifetime. It is freed by this object's finalizer and nowhere else, so it lives as long as the
+/// slice is reachable, and the slice is reachable while anything can still read the block: while its thread
+/// lives (<see cref="t_current"/> is a root of that thread; <see cref="t_state"/> is set right after it and
+/// never cleared, so every read through <see cref="t_state"/> is the live owner's), and while the registry or
+/// any snapshot of it holds the slice (reclaimers and statistics reach the block only through those). The
+/// registry drops a slice only once its thread is dead (the pruning of a reclaim or a registration), so the
+/// block is freed only when none of these holds it. One gap is the JIT's: once a member has loaded
+/// <see cref="_state"/>, it may consider <c>this</c> dead, and a caller whose last reference that was (a
+/// snapshot's last element, read by statistics while a Trim prunes the slice) would let the finalizer free the
+/// block under the read. So every member that reads the block follows its last use of it with
+/// <see cref="GC.KeepAlive"/> of <c>this</c>, the owner-only ones too: their caller's <see cref="t_current"/>
+/// holds the slice, but a test may call them on a slice it holds from another thread.
+/// </para>
 /// </remarks>
-[StructLayout(LayoutKind.Explicit)]
-internal sealed class ThreadSlice
+internal sealed unsafe class ThreadSlice
 {
-    // Layout: the fields sit from byte 64 to 160 of an object padded to 256 bytes (explicit layout, since
-    // the runtime lays out classes with references as it likes). Slices of threads created together are
-    // allocated side by side, and the owner stores to _busy on every call: without a free cache line on
-    // each side, two threads' slices would share one and every call would bounce it between processors.
-
     /// <summary>The calling thread's slice, or null before its first allocation.</summary>
     [ThreadStatic]
     private static ThreadSlice? t_current;
 
+    /// <summary>
+    /// The calling thread's slice's block, or null before its first allocation: the hot paths' way in (see
+    /// <see cref="ThreadSliceState"/>). Set right after <see cref="t_current"/>, never cleared.
+    /// </summary>
+    [ThreadStatic]
+    private static ThreadSliceState* t_state;
+
+    /// <summary>Blocks allocated and not yet freed, for tests that check the finalizer frees them.</summary>
+    private static long s_liveBlocks;
+
     /// <summary>The thread that owns this slice; a reclaimer checks it to prune slices of dead threads.</summary>
-    [FieldOffset(64)]
     private readonly Thread _thread;
 
-    /// <summary>1 while the owner is inside a critical section. Written only by the owner (Volatile).</summary>
-    [FieldOffset(120)]
-    private int _busy;
-
-    /// <summary>1 while a reclaimer is at work. Written only by reclaimers, which are serialized (Volatile).</summary>
-    [FieldOffset(124)]
-    private int _revoked;
+    /// <summary>
+    /// The block with the fields the owner touches on every call (<see cref="ThreadSliceState"/>), 128-byte
+    /// aligned; freed by the finalizer (see the remarks).
+    /// </summary>
+    private readonly ThreadSliceState* _state;
 
     /// <summary>
     /// The allocator the slice was cut from, or null when there is none. Owner-written inside a critical
-    /// section; cleared by a reclaimer; read outside a section only as a hint.
+    /// section; cleared by a reclaimer; read outside a section only as a hint. Set and cleared with the
+    /// block's <see cref="ThreadSliceState.AllocatorId"/>, which the cut compares instead, since the block
+    /// cannot hold a reference.
     /// </summary>
-    [FieldOffset(72)]
     private ZcopyAllocator? _allocator;
-
-    /// <summary>The slice and its share. Owner-written inside a section; cleared by a reclaimer.</summary>
-    [FieldOffset(80)]
-    private FolioSlice _slice;
-
-    /// <summary>Allocations from other allocators since the slice was installed. Owner only.</summary>
-    [FieldOffset(128)]
-    private int _misses;
-
-    /// <summary>
-    /// Bytes of the slice last installed, which sizes the next one. Owner only; a reclaimer leaves it,
-    /// since the slice it empties tells the owner to start small again.
-    /// </summary>
-    [FieldOffset(132)]
-    private int _installedBytes;
 
     /// <summary>
     /// A thread allocating from two allocators keeps its slice with the first until it has allocated this
@@ -103,26 +112,42 @@ internal sealed class ThreadSlice
     /// </summary>
     private const int MissesBeforeYield = 64;
 
-    /// <summary>
-    /// References released on another page life and not yet dropped from its count (see
-    /// <see cref="DeferredRelease"/>). Owner-written inside a section; taken by a reclaimer.
-    /// </summary>
-    [FieldOffset(136)]
-    private DeferredRelease _deferred;
+    private ThreadSlice(Thread thread)
+    {
+        _thread = thread;
+        _state = (ThreadSliceState*)NativeMemory.AlignedAlloc(ThreadSliceState.Size, ThreadSliceState.Size);
+        *_state = default;
+        Interlocked.Increment(ref s_liveBlocks);
+    }
 
-    /// <summary>Keeps the next object off the fields' cache lines (see the layout note above).</summary>
-    [FieldOffset(192)]
-    private PaddingLine _paddingAfter;
-
-    private ThreadSlice(Thread thread) => _thread = thread;
+    /// <summary>Frees the block: nothing can read it any more (see the remarks).</summary>
+    ~ThreadSlice()
+    {
+        // Null when the allocation threw: the runtime still finalizes the object.
+        if (_state != null)
+        {
+            NativeMemory.AlignedFree(_state);
+            Interlocked.Decrement(ref s_liveBlocks);
+        }
+    }
 
     /// <summary>The calling thread's slice, or null before the thread's first allocation.</summary>
     public static ThreadSlice? Current
     {
-        // AggressiveOptimization on this and the cut and take-back below: see ZcopyAllocator.Alloc.
         [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
         get => t_current;
     }
+
+    /// <summary>The calling thread's slice's block, or null before the thread's first allocation.</summary>
+    public static ThreadSliceState* State
+    {
+        // AggressiveOptimization on this and on the block's cut and take-back: see ZcopyAllocator.Alloc.
+        [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+        get => t_state;
+    }
+
+    /// <summary>Tests only: blocks allocated and not yet freed by a finalizer, in the whole process.</summary>
+    internal static long LiveBlocksForTests => Interlocked.Read(ref s_liveBlocks);
 
     /// <summary>The allocator this slice was cut from, as last seen: a hint, checked again inside the section.</summary>
     public ZcopyAllocator? Allocator => _allocator;
@@ -131,10 +156,54 @@ internal sealed class ThreadSlice
     public Thread Thread => _thread;
 
     /// <summary>Owner only: bytes of the slice last installed.</summary>
-    public int InstalledBytes => _installedBytes;
+    public int InstalledBytes
+    {
+        get
+        {
+            int installed = _state->InstalledBytes;
+            GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+            return installed;
+        }
+    }
 
     /// <summary>Pieces cut from the current slice so far, for statistics (a racy but atomic read).</summary>
-    public int PiecesCut => Volatile.Read(ref _slice.Cut);
+    public int PiecesCut
+    {
+        get
+        {
+            int cut = Volatile.Read(ref _state->Slice.Cut);
+            GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+            return cut;
+        }
+    }
+
+    /// <summary>Tests only: the block's busy flag.</summary>
+    internal int BusyForTests
+    {
+        get
+        {
+            int busy = Volatile.Read(ref _state->Busy);
+            GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+            return busy;
+        }
+
+        set
+        {
+            Volatile.Write(ref _state->Busy, value);
+            GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+        }
+    }
+
+    /// <summary>Tests only: the block's revoked flag.</summary>
+    internal int RevokedForTests
+    {
+        get
+        {
+            int revoked = Volatile.Read(ref _state->Revoked);
+            GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+            return revoked;
+        }
+    }
 
     /// <summary>The calling thread's slice, created and registered on first use.</summary>
     public static ThreadSlice ForCurrentThread()
@@ -145,29 +214,10 @@ internal sealed class ThreadSlice
             slice = new ThreadSlice(Thread.CurrentThread);
             ThreadSliceRegistry.Add(slice);
             t_current = slice;
+            t_state = slice._state; // after t_current, which keeps the block from the finalizer from now on
         }
 
         return slice;
-    }
-
-    /// <summary>
-    /// Owner only. Cuts a piece of <paramref name="fullSize"/> bytes (of which <paramref name="size"/> are
-    /// the caller's) if the slice is <paramref name="allocator"/>'s and has room; false otherwise.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    public bool TryCut(ZcopyAllocator allocator, int size, int fullSize, out BioVec piece)
-    {
-        // Branches rather than a bool carried through: the JIT then keeps the piece in registers.
-        Volatile.Write(ref _busy, 1);
-        if (Volatile.Read(ref _revoked) == 0 && _allocator == allocator && _slice.TryCut(size, fullSize, out piece))
-        {
-            Volatile.Write(ref _busy, 0);
-            return true;
-        }
-
-        Volatile.Write(ref _busy, 0);
-        piece = default;
-        return false;
     }
 
     /// <summary>
@@ -177,103 +227,73 @@ internal sealed class ThreadSlice
     /// </summary>
     public int CutRun(ZcopyAllocator allocator, ReadOnlySpan<int> sizes, Span<BioVec> pieces, int maxSize, int alignmentMask)
     {
-        // Bounded by both spans, so nothing in the section can throw: a throw would leave _busy set and a
+        // Bounded by both spans, so nothing in the section can throw: a throw would leave Busy set and a
         // reclaimer waiting for it forever.
+        ref ThreadSliceState s = ref *_state;
         int count = Math.Min(sizes.Length, pieces.Length);
         int cut = 0;
-        Volatile.Write(ref _busy, 1);
-        if (Volatile.Read(ref _revoked) == 0 && _allocator == allocator)
+        Volatile.Write(ref s.Busy, 1);
+        if (Volatile.Read(ref s.Revoked) == 0 && s.AllocatorId == allocator.Id)
         {
             for (; cut < count; cut++)
             {
                 int size = sizes[cut];
-                if ((uint)(size - 1) >= (uint)maxSize || !_slice.TryCut(size, (size + alignmentMask) & ~alignmentMask, out pieces[cut]))
+                if ((uint)(size - 1) >= (uint)maxSize || !s.Slice.TryCut(size, (size + alignmentMask) & ~alignmentMask, out pieces[cut]))
                 {
                     break;
                 }
             }
         }
 
-        Volatile.Write(ref _busy, 0);
+        Volatile.Write(ref s.Busy, 0);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
         return cut;
     }
 
     /// <summary>
     /// Owner only. Takes back, in one critical section, the leading pieces of <paramref name="pieces"/> that
-    /// were cut from this slice's folio life (one reference each, as <see cref="TryTakeBack"/>); returns how
-    /// many it took (0 when a reclaimer is at work).
+    /// were cut from this slice's folio life (one reference each, as <see cref="ThreadSliceState.TryTakeBack"/>);
+    /// returns how many it took (0 when a reclaimer is at work).
     /// </summary>
     public int TakeBackRun(ReadOnlySpan<BioVec> pieces)
     {
+        ref ThreadSliceState s = ref *_state;
         int taken = 0;
 
         // A hint outside the section, as in TryTakeBack, so a run of other memory pays no store; every piece is
         // checked again inside.
-        if (pieces.Length != 0 && pieces[0].Entry == _slice.Entry)
+        if (pieces.Length != 0 && pieces[0].Entry == s.Slice.Entry)
         {
-            Volatile.Write(ref _busy, 1);
-            if (Volatile.Read(ref _revoked) == 0)
+            Volatile.Write(ref s.Busy, 1);
+            if (Volatile.Read(ref s.Revoked) == 0)
             {
-                while (taken < pieces.Length && _slice.TryTakeBack(pieces[taken], 1))
+                while (taken < pieces.Length && s.Slice.TryTakeBack(pieces[taken], 1))
                 {
                     taken++;
                 }
             }
 
-            Volatile.Write(ref _busy, 0);
+            Volatile.Write(ref s.Busy, 0);
         }
 
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
         return taken;
     }
 
     /// <summary>
     /// Owner only. Takes <paramref name="refs"/> released references of <paramref name="piece"/> back into
-    /// the slice's share if the piece was cut from this slice's folio life (<see cref="TryTakeBack"/>), or
-    /// adds them to the references deferred on its life (<see cref="TryDefer"/>); false otherwise (the
-    /// caller then goes through <see cref="Defer"/>).
+    /// the slice's share if the piece was cut from this slice's folio life
+    /// (<see cref="ThreadSliceState.TryTakeBack"/>), or adds them to the references deferred on its life
+    /// (<see cref="ThreadSliceState.TryDefer"/>); false otherwise (the caller then goes through
+    /// <see cref="Defer"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryRelease(in BioVec piece, int refs) => TryTakeBack(piece, refs) || TryDefer(piece, refs);
-
-    /// <summary>
-    /// Owner only. Takes <paramref name="refs"/> released references of <paramref name="piece"/> back into
-    /// the slice's share if the piece was cut from this slice's folio life; false otherwise.
-    /// </summary>
-    /// <remarks>
-    /// A piece duplicated with <see cref="NativePages.Get(in BioVec)"/> may come back here twice: its extra
-    /// reference was added to the shared count, so the share grows by one more than it gave, and the
-    /// difference leaves the count when the share is given back or grows past twice what it was installed
-    /// with (<see cref="FolioSlice.Limit"/>). Nothing is ever cut again from the bytes
-    /// of a taken-back piece: the slice only moves forward, and only the arena, which sees the shared
-    /// count, starts a folio over.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    public bool TryTakeBack(in BioVec piece, int refs)
+    public bool TryRelease(in BioVec piece, int refs)
     {
-        // A hint outside the section, so releases of other memory pay no store.
-        if (piece.Entry == _slice.Entry)
-        {
-            Volatile.Write(ref _busy, 1);
-            if (Volatile.Read(ref _revoked) == 0 && _slice.TryTakeBack(piece, refs))
-            {
-                Volatile.Write(ref _busy, 0);
-                return true;
-            }
-
-            Volatile.Write(ref _busy, 0);
-        }
-
-        return false;
+        bool released = _state->TryTakeBack(piece, refs) || _state->TryDefer(piece, refs);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+        return released;
     }
-
-    /// <summary>
-    /// Owner only. Adds <paramref name="refs"/> released references of <paramref name="piece"/> to the
-    /// references deferred on its life if that is the life the thread is deferring; false otherwise.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryDefer(in BioVec piece, int refs) =>
-        // The deferral's fields by value: a reference to the piece would make callers keep it in memory.
-        piece.Entry == _deferred.Entry && TryAddDeferred(piece.Page, piece.Entry, refs);
 
     /// <summary>
     /// Owner only, after <see cref="TryRelease"/> said no or for a release by address, once the caller has
@@ -288,32 +308,34 @@ internal sealed class ThreadSlice
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void Defer(long entry, nint page, int refs)
     {
+        ref ThreadSliceState s = ref *_state;
         var now = new DeferredRelease { Page = page, Entry = entry, Refs = refs };
         DeferredRelease ended = default;
-        Volatile.Write(ref _busy, 1);
+        Volatile.Write(ref s.Busy, 1);
 
         // No deferral starts on a disposed allocator's folio: Dispose reclaimed every deferral once, and nothing
         // would reclaim a later one, so two threads deferring the last references of a folio would keep it
-        // mapped until each released something else. Read inside the section, after _revoked: Dispose marks the
+        // mapped until each released something else. Read inside the section, after Revoked: Dispose marks the
         // allocator before it revokes, so a section its reclaim does not wait for sees the mark (the handshake
         // above), and one it waits for has its deferral reclaimed. The caller's refs keep the life, and so the
         // descriptor's owner, in place.
-        if (Volatile.Read(ref _revoked) == 0 && PageSideTable.Run(entry).Owner is not FolioOwner { IsDisposed: true })
+        if (Volatile.Read(ref s.Revoked) == 0 && PageSideTable.Run(entry).Owner is not FolioOwner { IsDisposed: true })
         {
-            if (_deferred.Entry == entry && _deferred.Page == page)
+            if (s.Deferred.Entry == entry && s.Deferred.Page == page)
             {
-                _deferred.Refs += refs;
+                s.Deferred.Refs += refs;
             }
             else
             {
-                ended = _deferred;
-                _deferred = now;
+                ended = s.Deferred;
+                s.Deferred = now;
             }
 
-            now = _deferred.HoldsEveryRef() ? _deferred.Detach() : default;
+            now = s.Deferred.HoldsEveryRef() ? s.Deferred.Detach() : default;
         }
 
-        Volatile.Write(ref _busy, 0);
+        Volatile.Write(ref s.Busy, 0);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
         try
         {
             ended.Drop();
@@ -330,7 +352,12 @@ internal sealed class ThreadSlice
     /// before it drops, so callers that compare this with the life's count read the count first
     /// (<see cref="NativePages.RefCount"/>, <see cref="NativePages.IsLive(in BioVec)"/>).
     /// </summary>
-    public int DeferredRefsOn(long entry) => _deferred.Entry == entry ? _deferred.Refs : 0;
+    public int DeferredRefsOn(long entry)
+    {
+        int refs = _state->Deferred.Entry == entry ? _state->Deferred.Refs : 0;
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+        return refs;
+    }
 
     /// <summary>
     /// Drops the references the calling thread deferred, if any: before it enters an arena, whose folio
@@ -339,19 +366,20 @@ internal sealed class ThreadSlice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void DropDeferredOfCurrentThread()
     {
-        if (t_current is { } slice && slice._deferred.Entry != 0)
+        ThreadSliceState* state = t_state;
+        if (state != null && state->Deferred.Entry != 0)
         {
-            slice.DropDeferred();
+            DropDeferred(state);
         }
     }
 
-    /// <summary>Owner only: ends the deferral and drops its references, outside the section.</summary>
+    /// <summary>Owner only: ends the deferral of <paramref name="state"/>, the calling thread's block, and drops its references, outside the section.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropDeferred()
+    private static void DropDeferred(ThreadSliceState* state)
     {
-        Volatile.Write(ref _busy, 1);
-        DeferredRelease held = Volatile.Read(ref _revoked) == 0 ? _deferred.Detach() : default;
-        Volatile.Write(ref _busy, 0);
+        Volatile.Write(ref state->Busy, 1);
+        DeferredRelease held = Volatile.Read(ref state->Revoked) == 0 ? state->Deferred.Detach() : default;
+        Volatile.Write(ref state->Busy, 0);
         try
         {
             held.Drop();
@@ -364,50 +392,16 @@ internal sealed class ThreadSlice
         }
     }
 
-    /// <summary>Owner only: <see cref="TryDefer"/> for a piece of the deferred life.</summary>
-    /// <remarks>
-    /// Every release of a run but the first and the last comes here, so the final drop is out of line: this
-    /// path then needs no callee-saved register, and costs no pushes and pops. Inlined into
-    /// <see cref="NativePages"/>' one out-of-line fallback of Put, so a release on another thread costs one
-    /// call, which saves no callee-saved register either (its disassembly pushes only rbp).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryAddDeferred(nint page, long entry, int refs)
-    {
-        Volatile.Write(ref _busy, 1);
-        if (Volatile.Read(ref _revoked) == 0 && _deferred.TryAdd(page, entry, refs))
-        {
-            if (_deferred.HoldsEveryRef())
-            {
-                DropFinalDeferred();
-                return true;
-            }
-
-            Volatile.Write(ref _busy, 0);
-            return true;
-        }
-
-        Volatile.Write(ref _busy, 0);
-        return false;
-    }
-
-    /// <summary>
-    /// Owner only, inside a section, when the deferral holds every reference its life has left: ends the
-    /// section and drops them, outside it since the final release may unmap.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropFinalDeferred()
-    {
-        DeferredRelease last = _deferred.Detach();
-        Volatile.Write(ref _busy, 0);
-        last.Drop();
-    }
-
     /// <summary>
     /// Owner only. Called when another allocator than the slice's wants a piece: true when the slice should
     /// be given up to it (see <see cref="MissesBeforeYield"/>).
     /// </summary>
-    public bool CountMiss() => ++_misses > MissesBeforeYield;
+    public bool CountMiss()
+    {
+        bool yield = ++_state->Misses > MissesBeforeYield;
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+        return yield;
+    }
 
     /// <summary>
     /// Owner only. Makes <paramref name="slice"/> (a piece just taken from <paramref name="allocator"/>,
@@ -417,18 +411,21 @@ internal sealed class ThreadSlice
     /// </summary>
     public bool TryInstall(ZcopyAllocator allocator, in BioVec slice, int size, int fullSize, out BioVec piece)
     {
+        ref ThreadSliceState s = ref *_state;
         piece = default;
-        Volatile.Write(ref _busy, 1);
-        bool installed = Volatile.Read(ref _revoked) == 0 && _slice.Entry == 0;
+        Volatile.Write(ref s.Busy, 1);
+        bool installed = Volatile.Read(ref s.Revoked) == 0 && s.Slice.Entry == 0;
         if (installed)
         {
             _allocator = allocator;
-            _misses = 0;
-            _installedBytes = slice.Length;
-            piece = _slice.Install(slice, allocator.Alignment, size, fullSize);
+            s.AllocatorId = allocator.Id;
+            s.Misses = 0;
+            s.InstalledBytes = slice.Length;
+            piece = s.Slice.Install(slice, allocator.Alignment, size, fullSize);
         }
 
-        Volatile.Write(ref _busy, 0);
+        Volatile.Write(ref s.Busy, 0);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
         return installed;
     }
 
@@ -440,16 +437,19 @@ internal sealed class ThreadSlice
     /// </summary>
     public bool TryDetach(out ZcopyAllocator? allocator, out FolioSlice held)
     {
-        Volatile.Write(ref _busy, 1);
-        bool detached = Volatile.Read(ref _revoked) == 0;
+        ref ThreadSliceState s = ref *_state;
+        Volatile.Write(ref s.Busy, 1);
+        bool detached = Volatile.Read(ref s.Revoked) == 0;
         allocator = detached ? _allocator : null;
-        held = detached ? _slice.Detach() : default;
+        held = detached ? s.Slice.Detach() : default;
         if (detached)
         {
             _allocator = null;
+            s.AllocatorId = 0;
         }
 
-        Volatile.Write(ref _busy, 0);
+        Volatile.Write(ref s.Busy, 0);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
         return detached;
     }
 
@@ -464,34 +464,42 @@ internal sealed class ThreadSlice
     /// owner that installed a slice after the allocator's Dispose had reclaimed (ZcopyAllocator.AllocSliced)
     /// sees the mark and gives it back, unless this reclaimer revoked it between the install and the give-back.
     /// The mark is visible here: it was set before that Dispose's reclaim, which held the registry's lock
-    /// before this reclaimer took it (the owner's install saw <c>_revoked == 0</c> after it).
+    /// before this reclaimer took it (the owner's install saw <c>Revoked == 0</c> after it).
     /// </remarks>
     public void Reclaim(ZcopyAllocator? allocator, out ZcopyAllocator? owner, out FolioSlice held, out DeferredRelease deferred)
     {
+        ref ThreadSliceState s = ref *_state;
+
         // The owner's sections are a few instructions long (a message's pieces, for the batch calls); if it was
-        // preempted inside one we wait for the
-        // scheduler to run it again, which SpinWait's yields and sleeps allow.
+        // preempted inside one we wait for the scheduler to run it again, which SpinWait's yields and sleeps
+        // allow.
         var wait = default(SpinWait);
-        while (Volatile.Read(ref _busy) != 0)
+        while (Volatile.Read(ref s.Busy) != 0)
         {
             wait.SpinOnce();
         }
 
         // Deferred references are taken whatever allocator asks: dropping them early is always allowed.
-        deferred = _deferred.Detach();
+        deferred = s.Deferred.Detach();
         owner = _allocator;
         held = default;
-        if (_slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator) || owner!.Owner.IsDisposed))
+        if (s.Slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator) || owner!.Owner.IsDisposed))
         {
-            held = _slice.Detach();
+            held = s.Slice.Detach();
             _allocator = null;
+            s.AllocatorId = 0;
         }
 
-        Volatile.Write(ref _revoked, 0);
+        Volatile.Write(ref s.Revoked, 0);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
     }
 
     /// <summary>Reclaimer only: keeps the owner out of its sections until <see cref="Reclaim"/> ends.</summary>
-    public void Revoke() => Volatile.Write(ref _revoked, 1);
+    public void Revoke()
+    {
+        Volatile.Write(ref _state->Revoked, 1);
+        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
+    }
 
     /// <summary>Gives a detached or reclaimed slice back to its folio and counts its pieces in its allocator.</summary>
     public static void GiveBack(ZcopyAllocator? allocator, in FolioSlice held)

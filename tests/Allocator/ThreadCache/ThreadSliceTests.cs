@@ -3,6 +3,8 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using NativeZcopy.SideTable;
 using NativeZcopy.Tests.Support;
@@ -328,13 +330,46 @@ public sealed class ThreadSliceTests
     });
 
     [Fact]
-    public void The_slice_fits_between_the_fields_around_it()
+    public void The_blocks_fields_do_not_overlap_and_end_within_its_128_bytes()
     {
-        // ThreadSlice places its fields by hand: FolioSlice at 80 must end by _busy at 120, and the deferral
-        // at 136 by the padding at 192.
-        Assert.Equal(40, System.Runtime.CompilerServices.Unsafe.SizeOf<FolioSlice>());
-        Assert.InRange(136 + System.Runtime.CompilerServices.Unsafe.SizeOf<DeferredRelease>(), 0, 192);
+        // ThreadSliceState places its fields by hand, and its explicit Size hides a field that runs past the
+        // end: each field must end by the next one's offset (FolioSlice by Misses), the last (the deferral) by
+        // the block's end. Every field is listed, so a new one cannot go unchecked.
+        (string Name, int Size)[] fields =
+        [
+            (nameof(ThreadSliceState.Busy), sizeof(int)),
+            (nameof(ThreadSliceState.Revoked), sizeof(int)),
+            (nameof(ThreadSliceState.AllocatorId), sizeof(long)),
+            (nameof(ThreadSliceState.Slice), Unsafe.SizeOf<FolioSlice>()),
+            (nameof(ThreadSliceState.Misses), sizeof(int)),
+            (nameof(ThreadSliceState.InstalledBytes), sizeof(int)),
+            (nameof(ThreadSliceState.Deferred), Unsafe.SizeOf<DeferredRelease>()),
+        ];
+        Assert.Equal(
+            fields.Select(f => f.Name).Order(),
+            typeof(ThreadSliceState).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Select(f => f.Name).Order());
+        int end = 0;
+        string previous = "the block's start";
+        foreach ((string name, int size) in fields)
+        {
+            int offset = (int)Marshal.OffsetOf<ThreadSliceState>(name);
+            Assert.True(offset >= end, $"{name} at {offset} overlaps {previous}, which ends at {end}");
+            end = offset + size;
+            previous = name;
+        }
+
+        Assert.True(end <= ThreadSliceState.Size, $"{previous} ends at {end}, past the block's {ThreadSliceState.Size} bytes");
     }
+
+    [Fact]
+    public unsafe void A_threads_block_is_aligned_to_its_size() => OnFreshThread(() =>
+    {
+        // The block is its own pair of cache lines only if it starts one (see ThreadSliceState).
+        var allocator = new ZcopyAllocator(SmallFolios, new FaultInjectingPageSource(), processors: 1);
+        NativePages.Put(allocator.Alloc(64));
+        Assert.Equal(0, (nint)ThreadSlice.State % ThreadSliceState.Size);
+        allocator.Dispose();
+    });
 
     [Fact]
     public void An_alignment_too_large_for_a_slice_turns_the_thread_cache_off() => OnFreshThread(() =>
@@ -733,8 +768,6 @@ public sealed class ThreadSliceTests
         var source = new FaultInjectingPageSource();
         var allocator = new ZcopyAllocator(SmallFolios, source, processors: 1);
         var other = new ZcopyAllocator(SmallFolios, new FaultInjectingPageSource(), processors: 1);
-        FieldInfo busy = typeof(ThreadSlice).GetField("_busy", BindingFlags.NonPublic | BindingFlags.Instance)!;
-        FieldInfo revoked = typeof(ThreadSlice).GetField("_revoked", BindingFlags.NonPublic | BindingFlags.Instance)!;
         using var ahead = new DedicatedThread();
         using var owner = new DedicatedThread();
         ThreadSlice aheadSlice = null!;
@@ -758,14 +791,14 @@ public sealed class ThreadSliceTests
         owner.Run(() => Assert.True(ownerSlice.TryInstall(allocator, whole, 64, 64, out piece)));
 
         // ...another allocator's Trim revokes every slice and waits at the busy one ahead of the owner's...
-        busy.SetValue(aheadSlice, 1);
+        aheadSlice.BusyForTests = 1;
         var trim = new Thread(() => other.Trim());
         trim.Start();
-        Assert.True(SpinWait.SpinUntil(() => (int)revoked.GetValue(ownerSlice)! == 1, 10_000), "the Trim did not revoke the owner's slice");
+        Assert.True(SpinWait.SpinUntil(() => ownerSlice.RevokedForTests == 1, 10_000), "the Trim did not revoke the owner's slice");
 
         // ...and the owner, seeing the allocator disposed, cannot give its slice back: a reclaimer is at work.
         owner.Run(() => Assert.False(allocator.Owner.IsDisposed && ownerSlice.TryDetach(out _, out _)));
-        busy.SetValue(aheadSlice, 0);
+        aheadSlice.BusyForTests = 0;
         trim.Join();
 
         bool sliceLeft = ReferenceEquals(ownerSlice.Allocator, allocator);
@@ -788,6 +821,111 @@ public sealed class ThreadSliceTests
         Assert.True(refused, "an Alloc after Dispose was cut from the slice left behind");
         Assert.Equal(0, leftMapped);
         Assert.Equal(0, source.BytesMapped);
+    }
+
+    [Fact]
+    public void Blocks_of_dead_threads_are_freed_once_pruned_while_statistics_and_trims_read_the_registry()
+    {
+        // A thread's block (ThreadSliceState) is native memory freed by its slice's finalizer, once the thread
+        // is dead and a reclaim has pruned the slice. Rounds of short-lived threads allocate, hand half their
+        // pieces to the next round's threads (which release them on another thread: deferred, so some threads
+        // die holding a deferral), release the rest and die; each round a Trim prunes them and the GC runs
+        // their finalizers, while another thread reads statistics and trims throughout, so reclaims and
+        // statistics walk slices whose threads just died. A block never freed (no finalizer, or a reclaim that
+        // does not prune) stays in the count of live blocks; one freed by a prune as well as by the finalizer
+        // crashes the process (glibc sees the double free).
+        var source = new FaultInjectingPageSource();
+        var allocator = new ZcopyAllocator(SmallFolios, source, processors: 2);
+        const int Rounds = 16;
+        const int Threads = 4;
+        const int Pieces = 48;
+        CollectPrunedSlices(allocator);
+        long blocksBefore = ThreadSlice.LiveBlocksForTests;
+        var handed = new List<BioVec>[Threads];
+        int withoutSlice = 0;
+        long readings = 0;
+        long countWentDown = 0;
+        bool stop = false;
+        var reader = new Thread(() =>
+        {
+            long last = 0;
+            while (!Volatile.Read(ref stop))
+            {
+                ZcopyStatistics stats = allocator.GetStatistics();
+                countWentDown += stats.FragmentsAllocated < last || stats.LiveFolios < 0 ? 1 : 0;
+                last = Math.Max(last, stats.FragmentsAllocated);
+                allocator.Trim();
+                readings++;
+            }
+        });
+        reader.Start();
+        for (int round = 0; round <= Rounds; round++)
+        {
+            bool last = round == Rounds; // only releases what the round before handed on
+            var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                if (handed[t] is { } received)
+                {
+                    received.ForEach(piece => NativePages.Put(piece));
+                }
+
+                handed[t] = null!;
+                if (last)
+                {
+                    return;
+                }
+
+                var mine = new List<BioVec>();
+                var next = new List<BioVec>();
+                for (int i = 0; i < Pieces; i++)
+                {
+                    (i % 2 == 0 ? mine : next).Add(allocator.Alloc(1 + ((i * 37) % 700)));
+                }
+
+                if (ThreadSlice.Current is null)
+                {
+                    Interlocked.Increment(ref withoutSlice);
+                }
+
+                NativePages.PutBatch(mine.ToArray());
+                handed[t] = next;
+            })).ToList();
+            threads.ForEach(thread => thread.Start());
+            threads.ForEach(thread => thread.Join());
+            CollectPrunedSlices(allocator);
+        }
+
+        Volatile.Write(ref stop, true);
+        reader.Join();
+        Assert.Equal(0, withoutSlice);
+        Assert.True(readings > 0, "the reader never read the statistics");
+        Assert.Equal(0, countWentDown);
+
+        // Every piece was released, by threads now dead: their slices and deferrals were reclaimed, so the
+        // allocator holds only its arenas' folios, and every piece was counted.
+        Assert.Equal((long)Rounds * Threads * Pieces, allocator.GetStatistics().FragmentsAllocated);
+        CollectPrunedSlices(allocator);
+        Assert.True(
+            ThreadSlice.LiveBlocksForTests <= blocksBefore,
+            $"{ThreadSlice.LiveBlocksForTests - blocksBefore} blocks were still allocated after their threads died and were pruned");
+        allocator.Dispose();
+        ZcopyStatistics after = allocator.GetStatistics();
+        Assert.Equal(0, after.LiveFolios);
+        Assert.Equal(0, source.BytesMapped);
+        Assert.Equal(source.Maps, source.Unmaps);
+        SideTableChecker.AssertConsistent();
+    }
+
+    /// <summary>
+    /// Prunes dead threads' slices (<paramref name="allocator"/>'s Trim reclaims every slice of a dead thread)
+    /// and runs the finalizers of those no longer reachable, which free their blocks.
+    /// </summary>
+    private static void CollectPrunedSlices(ZcopyAllocator allocator)
+    {
+        allocator.Trim();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
     }
 
     /// <summary>
