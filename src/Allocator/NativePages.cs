@@ -159,11 +159,11 @@ public static unsafe class NativePages
     {
         // A message's pieces the calling thread cut from its own slice go back in one critical section, with
         // one thread-static read and no exception region: the common case of a sender releasing its headers.
-        ThreadSlice? slice = ThreadSlice.Current;
-        int start = slice?.TakeBackRun(pieces) ?? 0;
+        ThreadSliceState* state = ThreadSlice.State;
+        int start = state != null ? state->TakeBackRun(pieces) : 0;
         if (start < pieces.Length)
         {
-            PutBatchSlow(pieces, start, slice);
+            PutBatchSlow(pieces, start, ThreadSlice.Current);
         }
     }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -437,29 +438,35 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     {
         if (pieces.Length < sizes.Length)
         {
-            throw new ArgumentException($"{pieces.Length} slots cannot hold {sizes.Length} pieces.", nameof(pieces));
+            ThrowTooFewSlots(pieces.Length, sizes.Length);
         }
 
         for (int i = 0; i < sizes.Length; i++)
         {
             if ((uint)(sizes[i] - 1) >= (uint)MaxFragmentSize)
             {
-                throw new ArgumentOutOfRangeException(
-                    nameof(sizes), sizes[i], $"sizes[{i}] = {sizes[i]}: a piece must be 1 to {MaxFragmentSize} bytes.");
+                ThrowBadBatchSize(i, sizes[i]);
             }
         }
 
         // Small pieces come from the thread's slice, as Alloc cuts them but in one critical section for all of
         // them: no lock and no atomic operation, one thread-static read, and the pieces lie side by side, so
-        // PutBatch on this thread takes them back in one step. Nothing here throws, so no exception region.
-        int done = ThreadSlice.Current is { } slice && _maxSlicedSize != 0
-            ? slice.CutRun(this, sizes, pieces, _maxSlicedSize, _alignmentMask)
-            : 0;
-        if (done == sizes.Length)
-        {
-            return done;
-        }
+        // PutBatch on this thread takes them back in one step. Nothing here throws, so no exception region,
+        // and the throws above and the slow path are calls of their own: inlined, their message builders and
+        // the exception region made this method zero a 128-byte frame and spill its counters on every call
+        // (docs/benchmarks.md, step 59).
+        ThreadSliceState* state = ThreadSlice.State;
+        int done = state != null && _maxSlicedSize != 0 ? state->CutRun(Id, sizes, pieces, _maxSlicedSize, _alignmentMask) : 0;
+        return done == sizes.Length ? done : AllocBatchSlow(sizes, pieces, done);
+    }
 
+    /// <summary>
+    /// <see cref="AllocBatch"/> from <paramref name="done"/> on, once the thread's slice could not cut the
+    /// next piece: every slot is cleared and every piece given back if any allocation fails.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int AllocBatchSlow(ReadOnlySpan<int> sizes, Span<BioVec> pieces, int done)
+    {
         try
         {
             // The rest as before: small pieces one at a time (the slice is used up, another allocator's, or
@@ -504,6 +511,19 @@ public sealed unsafe class ZcopyAllocator : IDisposable
 
         return done;
     }
+
+    /// <summary>AllocBatch's refusal of <paramref name="pieces"/> slots for <paramref name="sizes"/> pieces (named as AllocBatch's arguments).</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowTooFewSlots(int pieces, int sizes) =>
+        throw new ArgumentException($"{pieces} slots cannot hold {sizes} pieces.", nameof(pieces));
+
+    /// <summary>AllocBatch's refusal of <c>sizes[<paramref name="index"/>]</c>, <paramref name="sizes"/> (named as AllocBatch's argument).</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBadBatchSize(int index, int sizes) =>
+        throw new ArgumentOutOfRangeException(
+            nameof(sizes), sizes, $"sizes[{index}] = {sizes}: a piece must be 1 to {MaxFragmentSize} bytes.");
 
     /// <summary>
     /// A single-owner cache over this allocator that cuts and releases its own pieces with no lock and no

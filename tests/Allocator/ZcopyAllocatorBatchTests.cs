@@ -79,6 +79,50 @@ public sealed class ZcopyAllocatorBatchTests
         });
 
     [Fact]
+    public void A_batch_that_fills_the_slice_exactly_is_cut_from_it_to_the_last_byte() =>
+        OnOneThreadThenNothingMapped((allocator, _) =>
+        {
+            BioVec first = allocator.Alloc(8);                         // an 8 KiB first slice
+            int count = NativePages.RefCount(first.Page);
+            int[] sizes = [2048, 2048, 2048, 2040];                     // with the first piece: 8,192 bytes
+            var pieces = new BioVec[sizes.Length];
+
+            Assert.Equal(sizes.Length, allocator.AllocBatch(sizes, pieces));
+
+            int offset = first.Offset + 8;
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                Assert.Equal(first.Page, pieces[i].Page);
+                Assert.Equal(offset, pieces[i].Offset);
+                offset += sizes[i];
+            }
+
+            Assert.Equal(count, NativePages.RefCount(first.Page));     // all from the slice's share
+            NativePages.PutBatch(pieces);
+            NativePages.Put(first);
+        });
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_batch_of_another_allocator_takes_nothing_from_this_threads_slice(bool otherHasThreadCache) =>
+        OnOneThreadThenNothingMapped((allocator, source) =>
+        {
+            using var other = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = otherHasThreadCache }, source, processors: 1);
+            BioVec first = allocator.Alloc(8);                         // this thread's slice is the first allocator's
+            int count = NativePages.RefCount(first.Page);
+            var pieces = new BioVec[2];
+
+            Assert.Equal(2, other.AllocBatch([16, 16], pieces));
+
+            Assert.NotEqual(first.Page, pieces[0].Page);
+            Assert.NotEqual(first.Page, pieces[1].Page);
+            Assert.Equal(count, NativePages.RefCount(first.Page));
+            NativePages.PutBatch(pieces);
+            NativePages.Put(first);
+        });
+
+    [Fact]
     public void PutBatch_takes_back_the_slices_leading_pieces_and_releases_the_rest_as_before() =>
         OnOneThreadThenNothingMapped((allocator, source) =>
         {

@@ -1,3 +1,4 @@
+using System;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -85,6 +86,76 @@ internal struct FolioSlice
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Cuts the leading pieces of <paramref name="sizes"/> into <paramref name="pieces"/> while each is 1 to
+    /// <paramref name="maxSize"/> bytes and the slice has room; returns how many it cut. <see cref="TryCut"/>
+    /// for a run: the cursor and the counts stay in registers for the run and are stored once at its end, where
+    /// a call per piece would read back each field its previous piece had just written.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int CutRun(ReadOnlySpan<int> sizes, Span<BioVec> pieces, int maxSize, int alignmentMask)
+    {
+        int count = Math.Min(sizes.Length, pieces.Length);
+        nint folio = Folio; // in locals: a store to pieces might alias this struct, so fields would be read again
+        long entry = Entry;
+        int next = Next;
+        int room = End - next;
+        int cut = 0;
+        for (; cut < count; cut++)
+        {
+            int size = sizes[cut];
+            if ((uint)(size - 1) >= (uint)maxSize)
+            {
+                break;
+            }
+
+            // maxSize is below a folio, so the rounding cannot overflow.
+            int fullSize = (size + alignmentMask) & ~alignmentMask;
+            if (room < fullSize)
+            {
+                break;
+            }
+
+            pieces[cut] = new BioVec(folio, next, size, entry);
+            next += fullSize;
+            room -= fullSize;
+        }
+
+        // The share keeps the folio's life alive, so Entry stays current while it is held (as in TryCut).
+        Next = next;
+        Share -= cut;
+        Cut += cut;
+        return cut;
+    }
+
+    /// <summary>
+    /// Takes back the leading pieces of <paramref name="pieces"/> cut from this folio life, one reference each,
+    /// into the share; returns how many it took. <see cref="TryTakeBack"/> for a run, the share added to once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int TakeBackRun(ReadOnlySpan<BioVec> pieces)
+    {
+        long entry = Entry;
+        nint folio = Folio;
+        int taken = 0;
+        if (entry != 0)
+        {
+            while (taken < pieces.Length && pieces[taken].Entry == entry && pieces[taken].Page == folio)
+            {
+                taken++;
+            }
+
+            // As many references at once as PutBatch's slow path gives TryTakeBack for a run of one life.
+            Share += taken;
+            if (Share > Limit << 1)
+            {
+                DropSurplus();
+            }
+        }
+
+        return taken;
     }
 
     /// <summary>

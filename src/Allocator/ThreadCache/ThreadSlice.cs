@@ -221,66 +221,6 @@ internal sealed unsafe class ThreadSlice
     }
 
     /// <summary>
-    /// Owner only. Cuts the leading pieces of <paramref name="sizes"/> into <paramref name="pieces"/> in one
-    /// critical section, while each is at most <paramref name="maxSize"/> bytes and the slice is
-    /// <paramref name="allocator"/>'s and has room; returns how many it cut (0 when a reclaimer is at work).
-    /// </summary>
-    public int CutRun(ZcopyAllocator allocator, ReadOnlySpan<int> sizes, Span<BioVec> pieces, int maxSize, int alignmentMask)
-    {
-        // Bounded by both spans, so nothing in the section can throw: a throw would leave Busy set and a
-        // reclaimer waiting for it forever.
-        ref ThreadSliceState s = ref *_state;
-        int count = Math.Min(sizes.Length, pieces.Length);
-        int cut = 0;
-        Volatile.Write(ref s.Busy, 1);
-        if (Volatile.Read(ref s.Revoked) == 0 && s.AllocatorId == allocator.Id)
-        {
-            for (; cut < count; cut++)
-            {
-                int size = sizes[cut];
-                if ((uint)(size - 1) >= (uint)maxSize || !s.Slice.TryCut(size, (size + alignmentMask) & ~alignmentMask, out pieces[cut]))
-                {
-                    break;
-                }
-            }
-        }
-
-        Volatile.Write(ref s.Busy, 0);
-        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
-        return cut;
-    }
-
-    /// <summary>
-    /// Owner only. Takes back, in one critical section, the leading pieces of <paramref name="pieces"/> that
-    /// were cut from this slice's folio life (one reference each, as <see cref="ThreadSliceState.TryTakeBack"/>);
-    /// returns how many it took (0 when a reclaimer is at work).
-    /// </summary>
-    public int TakeBackRun(ReadOnlySpan<BioVec> pieces)
-    {
-        ref ThreadSliceState s = ref *_state;
-        int taken = 0;
-
-        // A hint outside the section, as in TryTakeBack, so a run of other memory pays no store; every piece is
-        // checked again inside.
-        if (pieces.Length != 0 && pieces[0].Entry == s.Slice.Entry)
-        {
-            Volatile.Write(ref s.Busy, 1);
-            if (Volatile.Read(ref s.Revoked) == 0)
-            {
-                while (taken < pieces.Length && s.Slice.TryTakeBack(pieces[taken], 1))
-                {
-                    taken++;
-                }
-            }
-
-            Volatile.Write(ref s.Busy, 0);
-        }
-
-        GC.KeepAlive(this); // the finalizer frees the block: see the remarks
-        return taken;
-    }
-
-    /// <summary>
     /// Owner only. Takes <paramref name="refs"/> released references of <paramref name="piece"/> back into
     /// the slice's share if the piece was cut from this slice's folio life
     /// (<see cref="ThreadSliceState.TryTakeBack"/>), or adds them to the references deferred on its life

@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading;
@@ -10,8 +11,8 @@ namespace NativeZcopy.ThreadCache;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Why a native block: the hot paths (<see cref="ZcopyAllocator.Alloc"/>, TryAlloc, MemDup,
-/// <see cref="NativePages.Put(in BioVec)"/>) reach it through <see cref="ThreadSlice.State"/>, a thread static
+/// Why a native block: the hot paths (<see cref="ZcopyAllocator.Alloc"/>, TryAlloc, MemDup, AllocBatch,
+/// <see cref="NativePages.Put(in BioVec)"/>, PutBatch) reach it through <see cref="ThreadSlice.State"/>, a thread static
 /// that holds no GC reference, whose address is the TLS resolver's result plus a constant: the block is then
 /// one load away. A <c>[ThreadStatic]</c> managed reference costs an initialization check and two dependent
 /// loads before the first field (docs/benchmarks.md, steps 57 and 58). Every field here is unmanaged, which is
@@ -152,6 +153,53 @@ internal struct ThreadSliceState
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Owner only. Cuts the leading pieces of <paramref name="sizes"/> into <paramref name="pieces"/> in one
+    /// critical section, while each is at most <paramref name="maxSize"/> bytes and the slice is
+    /// <paramref name="allocatorId"/>'s and has room; returns how many it cut (0 when a reclaimer is at work).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int CutRun(long allocatorId, ReadOnlySpan<int> sizes, Span<BioVec> pieces, int maxSize, int alignmentMask)
+    {
+        // Bounded by both spans (FolioSlice.CutRun), so nothing in the section can throw: a throw would leave
+        // Busy set and a reclaimer waiting for it forever.
+        int cut = 0;
+        Volatile.Write(ref Busy, 1);
+        if (Volatile.Read(ref Revoked) == 0 && AllocatorId == allocatorId)
+        {
+            cut = Slice.CutRun(sizes, pieces, maxSize, alignmentMask);
+        }
+
+        Volatile.Write(ref Busy, 0);
+        return cut;
+    }
+
+    /// <summary>
+    /// Owner only. Takes back, in one critical section, the leading pieces of <paramref name="pieces"/> that
+    /// were cut from this slice's folio life (one reference each, as <see cref="TryTakeBack"/>); returns how
+    /// many it took (0 when a reclaimer is at work).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int TakeBackRun(ReadOnlySpan<BioVec> pieces)
+    {
+        int taken = 0;
+
+        // A hint outside the section, as in TryTakeBack, so a run of other memory pays no store; every piece is
+        // checked again inside.
+        if (pieces.Length != 0 && pieces[0].Entry == Slice.Entry)
+        {
+            Volatile.Write(ref Busy, 1);
+            if (Volatile.Read(ref Revoked) == 0)
+            {
+                taken = Slice.TakeBackRun(pieces);
+            }
+
+            Volatile.Write(ref Busy, 0);
+        }
+
+        return taken;
     }
 
     /// <summary>
