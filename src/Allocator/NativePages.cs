@@ -113,7 +113,9 @@ public static unsafe class NativePages
         }
 
         // The length is unknown here, so only a run of deferred releases on this life is extended, and its
-        // final release still unmaps at once; anything else is released now.
+        // final release still unmaps at once; anything else is released now. A reclaimer may take the deferral
+        // after the read of its count: Defer then starts one on the same life, still an untracked life of a
+        // thread-cache allocator, kept alive by the caller's reference.
         if (ThreadSlice.Current is { } slice && slice.DeferredRefsOn(entry) > 0)
         {
             slice.Defer(entry, PageSideTable.Run(entry).Base, 1);

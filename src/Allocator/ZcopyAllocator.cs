@@ -607,11 +607,19 @@ public sealed unsafe class ZcopyAllocator : IDisposable
         // one piece. Not one snapshot: a slice given back between its read here and the owner's count
         // (FolioOwner.CachedFragments, read below) is counted twice in this reading, and one handed back to
         // its arena after the arenas were read and before its holder is, not at all; RaiseReported keeps the
-        // reported count from going back (see ZcopyStatistics.FragmentsAllocated).
+        // reported count from going back (see ZcopyStatistics.FragmentsAllocated). The slice's allocator is
+        // read before and after its count, and the count kept only if both are this allocator: read after it
+        // only, an owner that left this allocator's slice for another's between the two reads had the other's
+        // count added here (a concurrency audit saw hundreds of pieces too many). The owner empties a slice
+        // (its count to 0) before it names another allocator, and names it before cutting, the writes ordered
+        // by the Volatile write of the allocator and the sections' Volatile accesses, so a count read between
+        // two Volatile reads of this allocator is this allocator's, unless the owner left and came back in
+        // between (two slice changes in three loads).
         foreach (ThreadSlice slice in ThreadSliceRegistry.Snapshot)
         {
+            ZcopyAllocator? before = slice.Allocator;
             int cut = slice.PiecesCut;
-            if (cut > 1 && ReferenceEquals(slice.Allocator, this))
+            if (cut > 1 && ReferenceEquals(before, this) && ReferenceEquals(slice.Allocator, this))
             {
                 fragments += cut - 1;
             }

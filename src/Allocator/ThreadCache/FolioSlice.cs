@@ -45,7 +45,10 @@ internal struct FolioSlice
     /// <summary>References on the folio that are the slice's own.</summary>
     public int Share;
 
-    /// <summary>Pieces cut from the slice (the arena counted the slice as one).</summary>
+    /// <summary>
+    /// Pieces cut from the slice (the arena counted the slice as one). Also read by other threads, with
+    /// Volatile, for statistics: the holder writes it only as an aligned int, so that read is racy but never torn.
+    /// </summary>
     public int Cut;
 
     /// <summary>The share the slice was installed with; a share that reaches twice this drops back to it.</summary>

@@ -100,7 +100,9 @@ internal sealed unsafe class ThreadSlice
     /// The allocator the slice was cut from, or null when there is none. Owner-written inside a critical
     /// section; cleared by a reclaimer; read outside a section only as a hint. Set and cleared with the
     /// block's <see cref="ThreadSliceState.AllocatorId"/>, which the cut compares instead, since the block
-    /// cannot hold a reference.
+    /// cannot hold a reference. Written with Volatile, and read with it by statistics, which read it on either
+    /// side of the cut count: a write must not pass the slice's writes before it (see
+    /// <see cref="ZcopyAllocator.GetStatistics"/>).
     /// </summary>
     private ZcopyAllocator? _allocator;
 
@@ -150,7 +152,7 @@ internal sealed unsafe class ThreadSlice
     internal static long LiveBlocksForTests => Interlocked.Read(ref s_liveBlocks);
 
     /// <summary>The allocator this slice was cut from, as last seen: a hint, checked again inside the section.</summary>
-    public ZcopyAllocator? Allocator => _allocator;
+    public ZcopyAllocator? Allocator => Volatile.Read(ref _allocator);
 
     /// <summary>The thread that owns the slice.</summary>
     public Thread Thread => _thread;
@@ -306,6 +308,8 @@ internal sealed unsafe class ThreadSlice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void DropDeferredOfCurrentThread()
     {
+        // A hint outside the section: only a reclaimer changes the entry from another thread, and only to 0;
+        // DropDeferred detaches inside the section, so a stale non-zero drops nothing.
         ThreadSliceState* state = t_state;
         if (state != null && state->Deferred.Entry != 0)
         {
@@ -357,7 +361,7 @@ internal sealed unsafe class ThreadSlice
         bool installed = Volatile.Read(ref s.Revoked) == 0 && s.Slice.Entry == 0;
         if (installed)
         {
-            _allocator = allocator;
+            Volatile.Write(ref _allocator, allocator);
             s.AllocatorId = allocator.Id;
             s.Misses = 0;
             s.InstalledBytes = slice.Length;
@@ -384,7 +388,7 @@ internal sealed unsafe class ThreadSlice
         held = detached ? s.Slice.Detach() : default;
         if (detached)
         {
-            _allocator = null;
+            Volatile.Write(ref _allocator, null);
             s.AllocatorId = 0;
         }
 
@@ -426,7 +430,7 @@ internal sealed unsafe class ThreadSlice
         if (s.Slice.Entry != 0 && (allocator is null || ReferenceEquals(owner, allocator) || owner!.Owner.IsDisposed))
         {
             held = s.Slice.Detach();
-            _allocator = null;
+            Volatile.Write(ref _allocator, null);
             s.AllocatorId = 0;
         }
 

@@ -64,7 +64,7 @@ internal struct ThreadSliceState
     /// <summary>Where <see cref="Deferred"/> is, the second line's start; it must end by <see cref="Size"/>.</summary>
     public const int DeferredOffset = 64;
 
-    /// <summary>1 while the owner is inside a critical section. Written only by the owner (Volatile).</summary>
+    /// <summary>1 while the owner is inside a critical section. Written only by the owner (Volatile), and by tests' hooks.</summary>
     [FieldOffset(BusyOffset)]
     public int Busy;
 
@@ -209,6 +209,8 @@ internal struct ThreadSliceState
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryDefer(in BioVec piece, int refs) =>
         // The deferral's fields by value: a reference to the piece would make callers keep it in memory.
+        // Deferred.Entry is read outside the section as a hint: a reclaimer may clear the deferral meanwhile,
+        // and TryAdd checks the entry and page again inside it.
         piece.Entry == Deferred.Entry && TryAddDeferred(piece.Page, piece.Entry, refs);
 
     /// <summary>Owner only: <see cref="TryDefer"/> for a piece of the deferred life.</summary>
