@@ -77,6 +77,9 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// <summary>The process-wide allocator with default options, created on first use.</summary>
     private static ZcopyAllocator? s_shared;
 
+    /// <summary>The last <see cref="Id"/> given out. Changed only with Interlocked.</summary>
+    private static long s_lastId;
+
     /// <summary>
     /// How many arenas past its processor's this thread allocates from: 0 until the thread met a busy
     /// arena lock (see <see cref="EnterAnotherArena"/>). Shared by all allocators, since the collision it
@@ -149,16 +152,13 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// </summary>
     private readonly int _maxSlicedSize;
 
-    /// <summary>The last <see cref="Id"/> given out.</summary>
-    private static long s_lastId;
-
     /// <summary>
     /// A number no other allocator of the process has, never 0: what a thread's slice block stores in place of
     /// a reference to the allocator its slice was cut from (<see cref="ThreadSliceState.AllocatorId"/>), since a
     /// native block cannot hold a GC reference (the GC neither scans nor updates it). Taken from a process-wide
     /// 64-bit counter, so never reused; compared on every cut.
     /// </summary>
-    internal readonly long Id = Interlocked.Increment(ref s_lastId);
+    internal long Id { get; } = Interlocked.Increment(ref s_lastId);
 
     /// <summary>This allocator's folio owner, for local caches.</summary>
     internal FolioOwner Owner => _owner;
@@ -252,18 +252,11 @@ public sealed unsafe class ZcopyAllocator : IDisposable
             if (shared is null)
             {
                 // Two first callers may both create one; the compare-and-swap publishes exactly one. The loser's
-                // has mapped nothing, but it registered in the metrics under the same name: disposed at once, so
-                // the name is not reported twice until a collection finalizes it.
+                // has mapped nothing and is left to the GC: disposing it would reclaim every thread's slice
+                // (a process-wide barrier) for nothing. Until its registration is finalized it stays a member of
+                // the "shared" series, whose figures are summed over members, so it adds zeros.
                 var created = new ZcopyAllocator(new ZcopyAllocatorOptions { Name = SharedName });
-                shared = Interlocked.CompareExchange(ref s_shared, created, null);
-                if (shared is null)
-                {
-                    shared = created;
-                }
-                else
-                {
-                    created.Dispose();
-                }
+                shared = Interlocked.CompareExchange(ref s_shared, created, null) ?? created;
             }
 
             return shared;
@@ -438,14 +431,14 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     {
         if (pieces.Length < sizes.Length)
         {
-            ThrowTooFewSlots(pieces.Length, sizes.Length);
+            ThrowTooFewSlots(pieces.Length, sizes.Length, nameof(pieces));
         }
 
         for (int i = 0; i < sizes.Length; i++)
         {
             if ((uint)(sizes[i] - 1) >= (uint)MaxFragmentSize)
             {
-                ThrowBadBatchSize(i, sizes[i]);
+                ThrowBadBatchSize(i, sizes[i], nameof(sizes));
             }
         }
 
@@ -512,18 +505,18 @@ public sealed unsafe class ZcopyAllocator : IDisposable
         return done;
     }
 
-    /// <summary>AllocBatch's refusal of <paramref name="pieces"/> slots for <paramref name="sizes"/> pieces (named as AllocBatch's arguments).</summary>
+    /// <summary>AllocBatch's refusal of <paramref name="slots"/> slots for <paramref name="needed"/> pieces.</summary>
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowTooFewSlots(int pieces, int sizes) =>
-        throw new ArgumentException($"{pieces} slots cannot hold {sizes} pieces.", nameof(pieces));
+    private static void ThrowTooFewSlots(int slots, int needed, string paramName) =>
+        throw new ArgumentException($"{slots} slots cannot hold {needed} pieces.", paramName);
 
-    /// <summary>AllocBatch's refusal of <c>sizes[<paramref name="index"/>]</c>, <paramref name="sizes"/> (named as AllocBatch's argument).</summary>
+    /// <summary>AllocBatch's refusal of the size <paramref name="size"/> at <paramref name="index"/> of its sizes.</summary>
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowBadBatchSize(int index, int sizes) =>
+    private void ThrowBadBatchSize(int index, int size, string paramName) =>
         throw new ArgumentOutOfRangeException(
-            nameof(sizes), sizes, $"sizes[{index}] = {sizes}: a piece must be 1 to {MaxFragmentSize} bytes.");
+            paramName, size, $"sizes[{index}] = {size}: a piece must be 1 to {MaxFragmentSize} bytes.");
 
     /// <summary>
     /// A single-owner cache over this allocator that cuts and releases its own pieces with no lock and no
@@ -611,8 +604,9 @@ public sealed unsafe class ZcopyAllocator : IDisposable
         // read before and after its count, and the count kept only if both are this allocator: read after it
         // only, an owner that left this allocator's slice for another's between the two reads had the other's
         // count added here (a concurrency audit saw hundreds of pieces too many). The owner empties a slice
-        // (its count to 0) before it names another allocator, and names it before cutting, the writes ordered
-        // by the Volatile write of the allocator and the sections' Volatile accesses, so a count read between
+        // (its count to 0) before it names another allocator, and names it before cutting: the empty count is
+        // written before the allocator's Volatile (releasing) write, and the new slice's count after the
+        // interlocked add of FolioSlice.Install, a full fence that follows that write, so a count read between
         // two Volatile reads of this allocator is this allocator's, unless the owner left and came back in
         // between (two slice changes in three loads).
         foreach (ThreadSlice slice in ThreadSliceRegistry.Snapshot)

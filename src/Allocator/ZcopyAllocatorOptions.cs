@@ -59,7 +59,10 @@ public sealed class ZcopyAllocatorOptions
     /// mapped for its slice and up to one for its deferred releases, even when idle, until
     /// <see cref="ZcopyAllocator.Trim"/> or <see cref="ZcopyAllocator.Dispose"/> takes them back (from live and
     /// dead threads alike), and <see cref="NativePages.RefCount"/> read on one thread still counts references
-    /// another thread released and has not dropped yet. Off, every piece is cut under its processor's arena
+    /// another thread released and has not dropped yet. Each thread that cuts or defers through a thread cache
+    /// also holds a 128-byte native block with its slice's state (one per thread, whatever the allocators), freed after the thread dies
+    /// and a reclaim (<see cref="ZcopyAllocator.Trim"/>, <see cref="ZcopyAllocator.Dispose"/>, or another
+    /// thread's first allocation) has pruned it. Off, every piece is cut under its processor's arena
     /// lock and every release drops its reference at once with one atomic operation. Always off while
     /// fragments are tracked, since tracking records every piece and every release, and when
     /// <see cref="Alignment"/> is above a quarter of the first slice (2 KiB with folios of 32 KiB and more),

@@ -122,7 +122,7 @@ internal sealed class FragmentTracker : IDisposable
 
     /// <summary>
     /// Test hook: runs first in <see cref="OnCarved"/>, so a test can make a record fail as an out-of-memory would.
-    /// A plain field: a test sets it before it shares the allocator with other threads.
+    /// A plain property: a test sets it before it shares the allocator with other threads.
     /// </summary>
     internal Action<BioVec>? BeforeRecordForTests { get; set; }
 

@@ -47,7 +47,8 @@ internal struct FolioSlice
 
     /// <summary>
     /// Pieces cut from the slice (the arena counted the slice as one). Also read by other threads, with
-    /// Volatile, for statistics: the holder writes it only as an aligned int, so that read is racy but never torn.
+    /// Volatile, for statistics: an aligned int, written whole (never bytewise, also when the struct is copied
+    /// or cleared), so that read is racy but never torn.
     /// </summary>
     public int Cut;
 

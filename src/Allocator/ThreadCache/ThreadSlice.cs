@@ -84,7 +84,7 @@ internal sealed unsafe class ThreadSlice
     [ThreadStatic]
     private static ThreadSliceState* t_state;
 
-    /// <summary>Blocks allocated and not yet freed, for tests that check the finalizer frees them.</summary>
+    /// <summary>Blocks allocated and not yet freed, for tests that check the finalizer frees them. Changed only with Interlocked.</summary>
     private static long s_liveBlocks;
 
     /// <summary>The thread that owns this slice; a reclaimer checks it to prune slices of dead threads.</summary>
@@ -151,7 +151,10 @@ internal sealed unsafe class ThreadSlice
     /// <summary>Tests only: blocks allocated and not yet freed by a finalizer, in the whole process.</summary>
     internal static long LiveBlocksForTests => Interlocked.Read(ref s_liveBlocks);
 
-    /// <summary>The allocator this slice was cut from, as last seen: a hint, checked again inside the section.</summary>
+    /// <summary>
+    /// The allocator this slice was cut from, as last seen: a hint; inside a section the block's
+    /// <see cref="ThreadSliceState.AllocatorId"/> is what a cut compares.
+    /// </summary>
     public ZcopyAllocator? Allocator => Volatile.Read(ref _allocator);
 
     /// <summary>The thread that owns the slice.</summary>
