@@ -128,6 +128,14 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// </summary>
     private readonly HashSet<ZcopyLocalCache> _localCaches = [];
 
+    /// <summary>
+    /// Held by a <see cref="Trim"/> for all its work and by <see cref="Dispose"/> for its give-back, so a
+    /// Dispose returns only once a Trim running on another thread has unmapped the folios it took: a Trim holds
+    /// a retained, spare or parked folio between taking it and unmapping it, where Dispose's own drain cannot
+    /// see it (a soak found Dispose returning with that folio still mapped). Taken before the registry's lock.
+    /// </summary>
+    private readonly Lock _trimLock = new();
+
     /// <summary>Bytes of a thread's first slice: <see cref="FirstSliceSize"/>, or less when pieces must be smaller.</summary>
     private readonly int _firstSliceSize;
 
@@ -675,6 +683,15 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// Dispose); everything else was still trimmed.</exception>
     public int Trim()
     {
+        lock (_trimLock)
+        {
+            return TrimLocked();
+        }
+    }
+
+    /// <summary><see cref="Trim"/>, under its lock.</summary>
+    private int TrimLocked()
+    {
         InvalidOperationException? refused = null;
         if (ThreadCache)
         {
@@ -750,8 +767,9 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// Gives back the arenas' own references (each current, spare and parked folio), the threads' slices of this
     /// allocator and every thread's deferred releases. Folios still referenced by pieces stay mapped until
     /// their last Put: releases on this allocator's folios are not deferred any more, so the last one unmaps
-    /// at once whatever thread makes it. Later allocations throw <see cref="ObjectDisposedException"/>.
-    /// A tracking allocator reports every tracked fragment still outstanding through
+    /// at once whatever thread makes it. Later allocations throw <see cref="ObjectDisposedException"/>. A
+    /// <see cref="Trim"/> running on another thread is waited for, so what it took is unmapped when this returns;
+    /// a later Trim finds nothing left to give back. A tracking allocator reports every tracked fragment still outstanding through
     /// <see cref="FragmentLeaked"/>. Never throws for a folio the OS refused to unmap: the folio is kept and
     /// the unmap retried, and calling Dispose again retries it once more (and so for the page runs of pools
     /// over this allocator). Does nothing on <see cref="Shared"/>. An allocator dropped without Dispose does
@@ -804,6 +822,31 @@ public sealed unsafe class ZcopyAllocator : IDisposable
             return;
         }
 
+        lock (_trimLock)
+        {
+            GiveBackFolios(collected);
+        }
+
+        if (collected && _tracker is not null)
+        {
+            // The final report raises FragmentLeaked, whose handlers are the application's: on the finalizer
+            // thread a throwing one would end the process and a slow one (formatting 50,000 stack traces took
+            // 0.9 s in a review) would hold up every finalizer. The work item holds the allocator, so the
+            // reports still find it through the tracker's weak reference.
+            ThreadPool.UnsafeQueueUserWorkItem(static allocator => allocator._tracker!.Dispose(), this, preferLocal: false);
+        }
+        else
+        {
+            _tracker?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="GiveBackEverything"/>'s give-back of slices, arenas' folios, retained folios and refused
+    /// unmaps, under <see cref="_trimLock"/>.
+    /// </summary>
+    private void GiveBackFolios(bool collected)
+    {
         // Local caches stop cutting from the slices they hold; each gives its slice back at its next Alloc
         // or its Dispose (a slice is its owner's alone to touch), or now if nothing can reach it any more.
         ZcopyLocalCache[] abandoned;
@@ -851,18 +894,6 @@ public sealed unsafe class ZcopyAllocator : IDisposable
         _owner.TrimRetained();
         _owner.RetryPendingUnmaps();
         _poolRuns.RetryPendingUnmaps();
-        if (collected && _tracker is not null)
-        {
-            // The final report raises FragmentLeaked, whose handlers are the application's: on the finalizer
-            // thread a throwing one would end the process and a slow one (formatting 50,000 stack traces took
-            // 0.9 s in a review) would hold up every finalizer. The work item holds the allocator, so the
-            // reports still find it through the tracker's weak reference.
-            ThreadPool.UnsafeQueueUserWorkItem(static allocator => allocator._tracker!.Dispose(), this, preferLocal: false);
-        }
-        else
-        {
-            _tracker?.Dispose();
-        }
     }
 
     /// <summary>Checks the diagnostics options and returns the effective sample rate (0 = off).</summary>

@@ -254,4 +254,52 @@ public sealed class ZcopyAllocatorConcurrencyTests
         Assert.Equal(0, Interlocked.Read(ref corrupted));
         Assert.Equal(0, source.BytesMapped);
     }
+
+    [Fact]
+    public void Dispose_returns_only_after_a_Trim_running_on_another_thread_has_unmapped_what_it_took()
+    {
+        // A Trim holds a retained, spare or parked folio between taking it and unmapping it, where Dispose's
+        // own drain cannot see it: Dispose returned with that folio still mapped (a soak: 4,596 of 17,004
+        // disposals in 5 s; nothing leaked, the Trim unmapped it a moment later). Dispose now waits for it.
+        ZcopyAllocator? current = null;
+        bool stop = false;
+        var trimmer = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                Volatile.Read(ref current)?.Trim();
+            }
+        });
+        trimmer.Start();
+        int disposals = 0;
+        int mappedAfterDispose = 0;
+        string? first = null;
+        var clock = Stopwatch.StartNew();
+        var pieces = new BioVec[64];
+        while (clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 16 });
+            for (int i = 0; i < pieces.Length; i++)
+            {
+                pieces[i] = allocator.Alloc(4096);
+            }
+
+            NativePages.PutBatch(pieces);
+            Volatile.Write(ref current, allocator);
+            Thread.SpinWait(Random.Shared.Next(2000));
+            allocator.Dispose();
+            ZcopyStatistics after = allocator.GetStatistics();
+            Volatile.Write(ref current, null);
+            disposals++;
+            if (after.LiveFolios != 0)
+            {
+                mappedAfterDispose++;
+                first ??= after.ToString();
+            }
+        }
+
+        Volatile.Write(ref stop, true);
+        trimmer.Join();
+        Assert.True(mappedAfterDispose == 0, $"{mappedAfterDispose} of {disposals} disposals returned with folios still mapped; first: {first}");
+    }
 }
