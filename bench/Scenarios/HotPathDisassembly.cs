@@ -31,6 +31,16 @@ public class HotPathDisassembly
     [Benchmark]
     public void AllocPut() => NativePages.Put(_allocator!.Alloc(128));
 
+    /// <summary>One TryAlloc and one Put: the same path as <see cref="AllocPut"/>, answering false instead of throwing.</summary>
+    [Benchmark]
+    public void TryAllocPut()
+    {
+        if (_allocator!.TryAlloc(128, out BioVec piece))
+        {
+            NativePages.Put(piece);
+        }
+    }
+
     /// <summary>One Alloc and one Put through a local cache.</summary>
     [Benchmark]
     public void LocalCacheAllocPut() => _cache!.Put(_cache.Alloc(128));

@@ -63,6 +63,9 @@ public abstract class PeerScenario
     /// <summary>NativeZcopy as a MemoryPool, over the default variant's allocator.</summary>
     private protected ZcopyMemoryPoolSystem Pool => new(_pool!);
 
+    /// <summary>NativeZcopy's <see cref="ZcopyAllocator.TryAlloc"/>, on the default variant's allocator.</summary>
+    private protected ZcopyTryAllocSystem TryAllocSystem => new(_zcopy[ZcopyVariant.Default.Index]);
+
     /// <summary>NativeZcopy through a local cache over the default variant's allocator.</summary>
     private protected ZcopyLocalCacheSystem LocalCache => new(_cache!);
 

@@ -12,6 +12,10 @@ public class Scenario1Pairs : PeerScenario
     [ArgumentsSource(nameof(Variants))]
     public void ZcopyAllocator(ZcopyVariant variant) => Workloads.Pairs<ZcopySystem, BioVec>(ZcopyOf(variant), Size, Pieces);
 
+    /// <summary>The default allocator through <see cref="NativeZcopy.ZcopyAllocator.TryAlloc"/>: no exception on the way.</summary>
+    [Benchmark(OperationsPerInvoke = Pieces)]
+    public void ZcopyTryAlloc() => Workloads.Pairs<ZcopyTryAllocSystem, BioVec>(TryAllocSystem, Size, Pieces);
+
     [Benchmark(OperationsPerInvoke = Pieces)]
     public void ZcopyLocalCache() => Workloads.Pairs<ZcopyLocalCacheSystem, BioVec>(LocalCache, Size, Pieces);
 
