@@ -509,7 +509,11 @@ public sealed class ZcopySocketExtensionsTests
 
         if (peerGone)
         {
-            pair.ResetReceiver();       // on loopback the reset has reached the sender when Close returns
+            // On loopback the reset has almost always reached the sender when Close returns, but the kernel
+            // may leave its processing to a softirq thread under load: wait until the sender's socket shows it
+            // (readable, with its error set), so the send below meets a reset connection.
+            pair.ResetReceiver();
+            Assert.True(pair.Sender.Poll(TimeSpan.FromSeconds(20), SelectMode.SelectRead), "The reset did not reach the sender.");
             await Assert.ThrowsAsync<SocketException>(async () => await pair.Sender.SendZcopyAsync(message));
         }
         else
