@@ -373,7 +373,11 @@ public sealed unsafe class ZcopyAllocator : IDisposable
         return !fragment.IsEmpty;
     }
 
-    /// <summary>TryAlloc's piece, empty when refused: Alloc's shape, returned by value (see <see cref="TryAlloc"/>).</summary>
+    /// <summary>
+    /// TryAlloc's piece, empty when refused: Alloc's shape, returned by value (see <see cref="TryAlloc"/>). A copy
+    /// of Alloc's fast path rather than one shared with it, as MemDup keeps its own: a shared cut measured slower
+    /// on Alloc's own pair (docs/benchmarks.md, step 44).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private BioVec TryAllocPiece(int size)
     {
@@ -399,6 +403,8 @@ public sealed unsafe class ZcopyAllocator : IDisposable
             return default;
         }
 
+        // Each helper's piece is empty when it answers false (its catch, or the arena's refusal, clears it), so
+        // the piece alone carries the answer.
         int fullSize = (size + _alignmentMask) & ~_alignmentMask;
         BioVec piece;
         _ = (uint)(size - 1) < (uint)_maxSlicedSize

@@ -73,4 +73,46 @@ public sealed class ZcopyAllocatorTryAllocTests
         allocator.Dispose();
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
     }
+
+    /// <summary>
+    /// TryAlloc answers true with a live piece of the size asked on every path a piece can take (a thread slice,
+    /// the arena past the largest sliced size, the arena with the thread cache off or with tracking on), and
+    /// once the allocator is disposed throws for a valid size on each of them while still answering false for
+    /// a bad one. Its fast path is the slice's cut inlined and its slow path returns an empty piece for "no",
+    /// so a mix-up of the two answers shows on one path only.
+    /// </summary>
+    [Theory]
+    [InlineData(100, true, false)]
+    [InlineData(20_000, true, false)]
+    [InlineData(100, false, false)]
+    [InlineData(100, true, true)]
+    public void TryAlloc_answers_true_with_a_live_piece_on_every_path_and_throws_once_disposed(int size, bool threadCache, bool track)
+    {
+        var allocator = new ZcopyAllocator(new ZcopyAllocatorOptions { ThreadCache = threadCache, TrackFragments = track });
+        using (var thread = new DedicatedThread())
+        {
+            thread.Run(() =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    Assert.True(allocator.TryAlloc(size, out BioVec piece));
+                    Assert.False(piece.IsEmpty);
+                    Assert.Equal(size, piece.Length);
+                    Assert.True(NativePages.IsLive(piece));
+                    piece.AsSpan().Fill(0x5A);
+                    NativePages.Put(piece);
+                }
+            });
+
+            allocator.Dispose();
+            thread.Run(() =>
+            {
+                Assert.Throws<ObjectDisposedException>(() => allocator.TryAlloc(size, out _));
+                Assert.False(allocator.TryAlloc(0, out BioVec refused));
+                Assert.True(refused.IsEmpty);
+            });
+        }
+
+        Assert.Equal(0, allocator.GetStatistics().LiveFolios);
+    }
 }
