@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeZcopy.Native;
@@ -110,8 +111,12 @@ public sealed class ZcopyAllocatorFinalizerTests
 
         using (var next = new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = FolioSize }, PageSource.Os, processors: 1))
         {
-            // A thread holding another allocator's slice takes one of this allocator's only after a few misses.
-            for (int i = 0; i < 1000 && threadCache && ThreadSlice.Current?.Allocator != next; i++)
+            // A thread holding another allocator's slice takes one of this allocator's only after a few misses,
+            // and not while a Trim or Dispose of any allocator, on another test's thread, has revoked every
+            // thread's slice: so bounded by time, not by tries. With 1,000 tries, a thread disposing allocators
+            // in a loop kept the slice from moving in 25 of 61,210 rounds (a run of the suite failed so once);
+            // with the time bound, in none of 45,209.
+            for (var spent = Stopwatch.StartNew(); threadCache && ThreadSlice.Current?.Allocator != next && spent.Elapsed < TimeSpan.FromSeconds(20);)
             {
                 NativePages.Put(next.Alloc(64));
             }
