@@ -172,7 +172,9 @@ internal static unsafe class LinuxSocketCalls
         last = 0;
         copied = false;
 
-        // Walk the control messages as CMSG_FIRSTHDR/CMSG_NXTHDR do: each starts at an 8-byte boundary.
+        // Walk the control messages as CMSG_FIRSTHDR/CMSG_NXTHDR do: each starts at a boundary of
+        // sizeof(size_t) (CMSG_ALIGN), 8 bytes in a 64-bit process and 4 in a 32-bit one.
+        nuint alignMask = (nuint)sizeof(nuint) - 1;
         nuint offset = 0;
         while (offset + (nuint)sizeof(CMsgHdr) <= used)
         {
@@ -196,7 +198,7 @@ internal static unsafe class LinuxSocketCalls
                 }
             }
 
-            offset += (message->Length + 7) & ~(nuint)7;
+            offset += (message->Length + alignMask) & ~alignMask;
         }
 
         return (flags & MSG_CTRUNC) != 0 ? ErrorQueueRead.Truncated : ErrorQueueRead.Other;

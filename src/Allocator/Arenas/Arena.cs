@@ -18,7 +18,8 @@ namespace NativeZcopy.Arenas;
 /// <para>
 /// <b>Ownership.</b> Every field except the spin lock word is owned by whoever holds the spin lock; the
 /// lock word itself is touched only with <see cref="Interlocked"/> and <see cref="Volatile"/>. Statistics
-/// readers may read the two counters without the lock (64-bit reads are atomic on 64-bit processes).
+/// readers read the two counters without the lock, so the holder writes them with <see cref="Volatile"/>
+/// (see <see cref="CountFragments"/>).
 /// </para>
 /// <para>
 /// <b>Bias.</b> A folio is registered with <see cref="FolioOwner.FullShare"/> refs, all the arena's. Each
@@ -100,6 +101,16 @@ internal struct Arena
     /// <summary>Folios this arena reissued in place.</summary>
     public readonly long ReusedInPlace => Volatile.Read(in _reusedInPlace);
 
+    /// <summary>Lock holder only. Counts <paramref name="count"/> more pieces handed out.</summary>
+    /// <remarks>
+    /// A volatile write, though only the lock holder writes: a statistics reader reads without the lock, and in
+    /// a 32-bit process a plain 64-bit store is two stores, so a read between them could see the count 2^32 off,
+    /// which the reported totals (kept at their highest, see ZcopyAllocator.GetStatistics) would then keep. On
+    /// x64 this is the same plain store; in a 32-bit process it is one atomic store.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CountFragments(long count) => Volatile.Write(ref _fragmentsAllocated, _fragmentsAllocated + count);
+
     /// <summary>
     /// Breaks <paramref name="size"/> bytes (rounded to <paramref name="fullSize"/>) off the current folio,
     /// getting another one if needed. Returns false only when the OS refused a folio and
@@ -118,7 +129,7 @@ internal struct Arena
             piece = new BioVec(_folio, used, size, entry);
             _used = used + fullSize;
             _bias--;
-            _fragmentsAllocated++;
+            CountFragments(1);
             Exit();
             if (PageSideTable.IsTracked(entry))
             {
@@ -156,7 +167,7 @@ internal struct Arena
         if (tookOld)
         {
             _bias += oldShare;
-            _fragmentsAllocated += oldPieces - 1;
+            CountFragments(oldPieces - 1);
         }
 
         int left = _limit - _used;
@@ -196,7 +207,7 @@ internal struct Arena
 
         _used = used;
         _bias -= count;
-        _fragmentsAllocated += count;
+        CountFragments(count);
         Exit();
         if (PageSideTable.IsTracked(entry))
         {
@@ -288,7 +299,7 @@ internal struct Arena
                 piece = new BioVec(_folio, _used, size, entry);
                 _used += fullSize;
                 _bias--;
-                _fragmentsAllocated++;
+                CountFragments(1);
                 Exit();
                 if (fresh != 0)
                 {
@@ -446,7 +457,7 @@ internal struct Arena
         // generation (stale pieces of its last life are refused from now on) and start over. If the
         // allocator is being disposed, Drain runs after us on this lock and gives the folio back.
         Adopt(PageSideTable.Reissue(entry, owner.FullShare, owner.SampleNextLife()), owner);
-        _reusedInPlace++;
+        Volatile.Write(ref _reusedInPlace, _reusedInPlace + 1); // see CountFragments
         return true;
     }
 

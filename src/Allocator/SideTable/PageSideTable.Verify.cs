@@ -124,7 +124,7 @@ internal static partial class PageSideTable
                 }
 
                 ref PageRun run = ref Run(slot);
-                if (GenerationOf(slot) != GenerationOfState(Volatile.Read(ref run.State)) || address < (ulong)run.Base || address >= (ulong)run.Base + run.Length)
+                if (GenerationOf(slot) != GenerationOfState(Volatile.Read(ref run.State)) || address < (ulong)(nuint)run.Base || address >= (ulong)(nuint)run.Base + run.Length)
                 {
                     throw Inconsistent($"the slot of 0x{address:X} holds a stale or foreign entry 0x{slot:X} for the run at 0x{run.Base:X}");
                 }

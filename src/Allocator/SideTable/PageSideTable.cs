@@ -293,8 +293,10 @@ internal static partial class PageSideTable
         // outside every lock and type initializer, because publishing calls listeners' callbacks.
         ZcopyMetrics.EnsureStaticMeter();
 
-        ulong firstPage = (ulong)address >> s_pageShift;
-        ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
+        // Through nuint, as Find reads it: in a 32-bit process an address at 2 GiB or above is a negative nint,
+        // which a cast straight to ulong would sign-extend far past the table.
+        ulong firstPage = (ulong)(nuint)address >> s_pageShift;
+        ulong lastPage = ((ulong)(nuint)address + length - 1) >> s_pageShift;
         if ((lastPage >> LeafBits) >= (ulong)s_leaves.Length)
         {
             throw new OutOfMemoryException(
@@ -408,8 +410,8 @@ internal static partial class PageSideTable
     /// </summary>
     private static void ReplaceSlots(nint address, nuint length, long expected, long value)
     {
-        ulong firstPage = (ulong)address >> s_pageShift;
-        ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
+        ulong firstPage = (ulong)(nuint)address >> s_pageShift;
+        ulong lastPage = ((ulong)(nuint)address + length - 1) >> s_pageShift;
         for (ulong page = firstPage; page <= lastPage; page++)
         {
             long[] leaf = s_leaves[page >> LeafBits]!;
@@ -426,8 +428,8 @@ internal static partial class PageSideTable
     /// </summary>
     private static void RewriteSlots(nint address, nuint length, long value)
     {
-        ulong firstPage = (ulong)address >> s_pageShift;
-        ulong lastPage = ((ulong)address + length - 1) >> s_pageShift;
+        ulong firstPage = (ulong)(nuint)address >> s_pageShift;
+        ulong lastPage = ((ulong)(nuint)address + length - 1) >> s_pageShift;
         for (ulong page = firstPage; page <= lastPage; page++)
         {
             long[] leaf = s_leaves[page >> LeafBits]!;

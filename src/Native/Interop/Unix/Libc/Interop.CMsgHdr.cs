@@ -7,8 +7,9 @@ internal static partial class Interop
     internal static partial class Libc
     {
         /// <summary>
-        /// <c>struct cmsghdr</c> (sys/socket.h), LP64: 16 bytes, so the data starts right after it
-        /// (CMSG_DATA) and the next header at CMSG_ALIGN(cmsg_len), a multiple of 8.
+        /// <c>struct cmsghdr</c> (sys/socket.h): 16 bytes in a 64-bit process, 12 in a 32-bit one, so the data
+        /// starts right after it (CMSG_DATA) and the next header at CMSG_ALIGN(cmsg_len), a multiple of
+        /// sizeof(size_t).
         /// </summary>
         [StructLayout(LayoutKind.Sequential)]
         internal struct CMsgHdr

@@ -7,8 +7,8 @@ internal static partial class Interop
     internal static partial class Libc
     {
         /// <summary>
-        /// <c>struct msghdr</c> (sys/socket.h), glibc LP64 layout: 56 bytes, with padding after
-        /// <c>msg_namelen</c>. musl declares <c>msg_iovlen</c> and <c>msg_controllen</c> as an int plus
+        /// <c>struct msghdr</c> (sys/socket.h), glibc layout: 56 bytes in a 64-bit process, with padding after
+        /// <c>msg_namelen</c> (28 bytes, no padding, in a 32-bit one: the pointer and size_t fields are nint). musl declares <c>msg_iovlen</c> and <c>msg_controllen</c> as an int plus
         /// padding; on little-endian targets the same bytes result for the small values written here.
         /// </summary>
         [StructLayout(LayoutKind.Sequential)]

@@ -3,8 +3,8 @@ namespace NativeZcopy.Native;
 internal static partial class Interop
 {
     /// <summary>
-    /// The C library's socket calls and their Linux constants (x86-64 and arm64, LP64); only Linux takes
-    /// these paths.
+    /// The C library's socket calls and their Linux constants (x86-64, arm64 and 32-bit arm share them; only
+    /// x86-64 is tested); only Linux takes these paths.
     /// </summary>
     internal static partial class Libc
     {
