@@ -161,7 +161,7 @@ public sealed class ZcopyLocalCache : IDisposable
         if (!_registered && !(_registered = _allocator.TryAddLocalCache(this)))
         {
             Shut();
-            throw new ObjectDisposedException(nameof(ZcopyAllocator));
+            throw new ObjectDisposedException(typeof(ZcopyAllocator).FullName);
         }
 
         FolioSlice held = _slice.Detach();

@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Net.Sockets;
 using System.Threading;
 using NativeZcopy.Native;
 using NativeZcopy.Net;
@@ -62,6 +63,11 @@ public sealed class BadInputTableTests
         ["Owner Pin past its piece"] = OwnerPinPastThePiece,
         ["Message Add of an empty or released piece"] = MessageAddOfBadPieces,
         ["CreateMeter of a null factory"] = () => Assert.Equal("meterFactory", Assert.Throws<ArgumentNullException>(() => ZcopyMetrics.CreateMeter(null!)).ParamName),
+        ["FragmentLeakedEventArgs of a null fragment"] = () => Assert.Equal("fragment", Assert.Throws<ArgumentNullException>(() => new FragmentLeakedEventArgs(null!)).ParamName),
+        ["A disposed allocator is named alike by every entry point"] = DisposedAllocatorNamedAlike,
+        ["A disposed message, owner, pool or cache is named by its full type name"] = DisposedObjectsNamedByFullName,
+        ["Get/Put by address on a folio kept for reuse"] = AddressOfARetainedFolio,
+        ["Message AddRef of a tracked empty piece where two fragments meet"] = MessageAddRefOfASeam,
     };
 
     public static TheoryData<string> Cases => new(s_cases.Keys);
@@ -306,6 +312,11 @@ public sealed class BadInputTableTests
         Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 3000 }), "FolioSize 3000");
         Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { Alignment = 12 }), "Alignment 12");
         Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { TrackingSampleRate = -3 }), "TrackingSampleRate -3");
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { TrackFragments = true, TrackingSampleRate = 5 }), "TrackingSampleRate 5");
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = -1 }), "RetainedFoliosPerArena -1");
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { RetainedFoliosPerArena = 1025 }), "RetainedFoliosPerArena 1025");
+        Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { LeakReportAge = TimeSpan.FromSeconds(-5) }), "LeakReportAge -00:00:05");
+        Assert.Equal("options", Assert.Throws<ArgumentException>(() => new ZcopyAllocator(new ZcopyAllocatorOptions { FolioSize = 3000 })).ParamName);
     }
 
     private static void SliceOutside()
@@ -393,6 +404,88 @@ public sealed class BadInputTableTests
             NativePages.Put(released);
             Throws<InvalidOperationException>(() => message.AddRef(released), "released");
             Assert.Equal(0, message.Count);
+        });
+    }
+
+    /// <summary>
+    /// A disposed allocator is refused under one name whichever entry point meets it: a pool's large rent named
+    /// it by its full type name and every other path by its short one.
+    /// </summary>
+    private static void DisposedAllocatorNamedAlike()
+    {
+        string name = typeof(ZcopyAllocator).FullName!;
+        var allocator = new ZcopyAllocator(s_small, PageSource.Os, processors: 1);
+        using var pool = new ZcopyMemoryPool(allocator);
+        var cache = allocator.CreateLocalCache();
+        NativePages.Put(cache.Alloc(64));                          // registered, so Dispose shuts it
+        allocator.Dispose();
+        using var late = new ZcopyLocalCache(allocator);          // never registered: refused at its first slice
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => allocator.Alloc(64)).ObjectName);
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => allocator.Alloc(6000)).ObjectName);
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => cache.Alloc(64)).ObjectName);
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => late.Alloc(64)).ObjectName);
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => pool.Rent(64)).ObjectName);
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => pool.Rent(1 << 20)).ObjectName);
+        cache.Dispose();
+    }
+
+    /// <summary>
+    /// A message was named in full by its adds and by its short name by SendZcopyAsync, and a memory owner by its
+    /// short name where the pool and the local cache give their full ones.
+    /// </summary>
+    private static void DisposedObjectsNamedByFullName()
+    {
+        WithAllocator(s_small, allocator =>
+        {
+            var message = new ZcopyMessage(allocator);
+            message.Dispose();
+            string messageName = typeof(ZcopyMessage).FullName!;
+            Assert.Equal(messageName, Assert.Throws<ObjectDisposedException>(() => message.Add(default)).ObjectName);
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            Action send = () => socket.SendZcopyAsync(message).AsTask();   // refused before a task exists
+            Assert.Equal(messageName, Assert.Throws<ObjectDisposedException>(send).ObjectName);
+
+            var pool = new ZcopyMemoryPool(allocator);
+            var owner = (ZcopyMemoryOwner)pool.Rent(100);
+            owner.Dispose();
+            pool.Dispose();
+            Assert.Equal(typeof(ZcopyMemoryOwner).FullName, Assert.Throws<ObjectDisposedException>(() => owner.Memory).ObjectName);
+            Assert.Equal(typeof(ZcopyMemoryPool).FullName, Assert.Throws<ObjectDisposedException>(() => pool.Rent(1)).ObjectName);
+
+            var cache = allocator.CreateLocalCache();
+            cache.Dispose();
+            Assert.Equal(typeof(ZcopyLocalCache).FullName, Assert.Throws<ObjectDisposedException>(() => cache.Alloc(8)).ObjectName);
+        });
+    }
+
+    /// <summary>A folio kept for reuse has count 0 in the table: Get and Put by address are refused naming the address.</summary>
+    private static void AddressOfARetainedFolio()
+    {
+        WithAllocator(new ZcopyAllocatorOptions { FolioSize = 16384, ThreadCache = false, RetainedFoliosPerArena = 2 }, allocator =>
+        {
+            BioVec first = allocator.Alloc(8192);
+            BioVec second = allocator.Alloc(8192);
+            BioVec[] later = [allocator.Alloc(8192), allocator.Alloc(8192), allocator.Alloc(8192)];
+            NativePages.Put(first);
+            NativePages.Put(second);
+            Assert.Equal(1, allocator.GetStatistics().FoliosRetained);
+            Throws<InvalidOperationException>(() => NativePages.Get(first.Address + 5), $"0x{first.Address + 5:X}");
+            Throws<InvalidOperationException>(() => NativePages.Put(first.Address + 5), $"0x{first.Address + 5:X}");
+            Assert.Equal(1, allocator.GetStatistics().FoliosRetained);
+            NativePages.PutBatch(later);
+        });
+    }
+
+    private static void MessageAddRefOfASeam()
+    {
+        WithAllocator(s_tracked, allocator =>
+        {
+            BioVec first = allocator.Alloc(16);
+            BioVec second = allocator.Alloc(16);
+            using var message = new ZcopyMessage(allocator);
+            Throws<InvalidOperationException>(() => message.AddRef(first.Slice(16, 0)), "two live tracked fragments");
+            Assert.Equal(0, message.Count);
+            NativePages.PutBatch([first, second]);
         });
     }
 

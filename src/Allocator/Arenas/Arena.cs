@@ -332,7 +332,7 @@ internal struct Arena
                     FolioOwner.ReleaseShare(fresh, owner.FullShare);
                 }
 
-                throw new ObjectDisposedException(nameof(ZcopyAllocator));
+                throw new ObjectDisposedException(typeof(ZcopyAllocator).FullName);
             }
 
             if (_spareEntry != 0)

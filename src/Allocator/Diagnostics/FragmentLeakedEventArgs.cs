@@ -6,7 +6,12 @@ namespace NativeZcopy;
 public sealed class FragmentLeakedEventArgs : EventArgs
 {
     /// <summary>Creates the report of <paramref name="fragment"/>.</summary>
-    public FragmentLeakedEventArgs(OutstandingFragment fragment) => Fragment = fragment;
+    /// <exception cref="ArgumentNullException"><paramref name="fragment"/> is null.</exception>
+    public FragmentLeakedEventArgs(OutstandingFragment fragment)
+    {
+        ArgumentNullException.ThrowIfNull(fragment);
+        Fragment = fragment;
+    }
 
     /// <summary>The fragment, its allocation stack and its age.</summary>
     public OutstandingFragment Fragment { get; }

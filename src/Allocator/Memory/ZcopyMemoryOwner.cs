@@ -248,5 +248,5 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(ZcopyMemoryOwner), $"{this} was already disposed; its memory may belong to someone else now.");
+    private void ThrowDisposed() => throw new ObjectDisposedException(typeof(ZcopyMemoryOwner).FullName, $"{this} was already disposed; its memory may belong to someone else now.");
 }

@@ -88,7 +88,7 @@ public static class ZcopySocketExtensions
 
         if (!message.TryTakeEntries(out BioVec[] entries, out int count))
         {
-            throw new ObjectDisposedException(nameof(ZcopyMessage), "The message was already disposed or sent: a message is sent at most once.");
+            throw new ObjectDisposedException(typeof(ZcopyMessage).FullName, "The message was already disposed or sent: a message is sent at most once.");
         }
 
         // Before anything can go out: an entry released since it was added may name another user's bytes now.
