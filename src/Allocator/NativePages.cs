@@ -78,7 +78,10 @@ public static unsafe class NativePages
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="address"/>.</summary>
-    /// <exception cref="InvalidOperationException">No live run holds the address.</exception>
+    /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero
+    /// (a folio kept for reuse, or one whose unmap the OS refused), or the run already holds the most references
+    /// a page can count, or (with fragment tracking) no live tracked fragment holds the address; the message
+    /// names the address.</exception>
     public static void Get(nint address)
     {
         long entry = PageSideTable.Find(address);
@@ -91,8 +94,10 @@ public static unsafe class NativePages
     }
 
     /// <summary>Takes one more reference on the run that holds <paramref name="piece"/>.</summary>
-    /// <exception cref="InvalidOperationException">The piece's run was already released, or (with fragment
-    /// tracking) the piece itself was, or it has no bytes and lies where two live fragments meet.</exception>
+    /// <exception cref="InvalidOperationException">The piece is empty (<c>default(BioVec)</c>), or its run was
+    /// already released, or the run already holds the most references a page can count, or (with fragment
+    /// tracking) the piece itself was released, or it has no bytes and lies where two live fragments meet; the
+    /// message names the piece or its address.</exception>
     public static void Get(in BioVec piece)
     {
         long entry = EntryOf(piece);
@@ -103,7 +108,9 @@ public static unsafe class NativePages
     /// Drops one reference on the run that holds <paramref name="address"/>; the last one unmaps the run.
     /// </summary>
     /// <exception cref="InvalidOperationException">No live run holds the address, or its count is already zero,
-    /// or (with fragment tracking) the tracked fragment holding it was already released.</exception>
+    /// or (with fragment tracking) the tracked fragment holding it was already released; or the release was the
+    /// run's last and the OS refused to unmap it (the reference is dropped all the same, and the run kept and its
+    /// unmap retried). The message names the address.</exception>
     public static void Put(nint address)
     {
         long entry = PageSideTable.Find(address);
@@ -131,7 +138,9 @@ public static unsafe class NativePages
     /// </summary>
     /// <exception cref="InvalidOperationException">The piece is empty or its page was already released, or
     /// (with fragment tracking) the piece itself was, even while its folio has other references, or it has no
-    /// bytes and lies where two live fragments meet.</exception>
+    /// bytes and lies where two live fragments meet; or the release was the page's last and the OS refused to
+    /// unmap it (the reference is dropped all the same, and the page kept and its unmap retried). The message
+    /// names the piece or its address.</exception>
     // AggressiveOptimization: no profile of one process-wide use shapes every caller (see ZcopyAllocator.Alloc).
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Put(in BioVec piece)
@@ -156,7 +165,9 @@ public static unsafe class NativePages
     /// <exception cref="InvalidOperationException">A piece is empty, or its page was already released or
     /// holds fewer references than the pieces claim (a piece listed twice: every reference the page held is
     /// dropped, as putting the pieces one at a time would, then the excess is reported), or (with fragment
-    /// tracking) a piece itself was already released; the message names it.</exception>
+    /// tracking) a piece itself was already released or has no bytes and lies where two live fragments meet;
+    /// the message names it. Or, with no such misuse in the batch, a release was a page's last and the OS
+    /// refused to unmap it (every reference was dropped; the page is kept and its unmap retried).</exception>
     public static void PutBatch(ReadOnlySpan<BioVec> pieces)
     {
         // A message's pieces the calling thread cut from its own slice go back in one critical section, with

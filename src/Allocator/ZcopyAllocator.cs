@@ -175,8 +175,13 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     internal PageRunOwner PoolRuns => _poolRuns;
 
     /// <summary>Creates an allocator with its own arenas and folios.</summary>
-    /// <exception cref="ArgumentException">A folio size or alignment that is not a power of two, a folio
-    /// below the OS page size or above 1 GiB, or an alignment above the OS page size.</exception>
+    /// <exception cref="ArgumentException">(<c>ParamName</c> <c>options</c>; the message names the option and its
+    /// value.) A <see cref="ZcopyAllocatorOptions.FolioSize"/> or <see cref="ZcopyAllocatorOptions.Alignment"/>
+    /// that is not a power of two, a folio below the OS page size or above 1 GiB, an alignment above the OS page
+    /// size, a <see cref="ZcopyAllocatorOptions.RetainedFoliosPerArena"/> outside 0..1024, a negative
+    /// <see cref="ZcopyAllocatorOptions.TrackingSampleRate"/> or one above 1 with
+    /// <see cref="ZcopyAllocatorOptions.TrackFragments"/>, or a negative
+    /// <see cref="ZcopyAllocatorOptions.LeakReportAge"/> other than <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
     public ZcopyAllocator(ZcopyAllocatorOptions? options = null)
         : this(options, PageSource.Os, Environment.ProcessorCount)
     {
@@ -311,7 +316,8 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// <returns>The piece, holding one reference on its folio; release it with <see cref="NativePages.Put(in BioVec)"/>.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is not in 1..<see cref="MaxFragmentSize"/>.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
-    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed (a size out of range is reported
+    /// first, as <see cref="ArgumentOutOfRangeException"/>).</exception>
     /// <remarks>
     /// AggressiveOptimization, here, on <see cref="NativePages.Put(in BioVec)"/> and on the thread slice's
     /// inlined cut and take-back: none of them ever runs instrumented, so no profile of theirs exists to
@@ -358,7 +364,10 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     }
 
     /// <summary>Like <see cref="Alloc"/>, but answers false instead of throwing for a bad size or an OS refusal.</summary>
-    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    /// <returns>True with the piece in <paramref name="fragment"/>; false with <c>default</c> there when
+    /// <paramref name="size"/> is not in 1..<see cref="MaxFragmentSize"/> or the OS refused a folio.</returns>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed and <paramref name="size"/> is in range
+    /// (a size out of range answers false, disposed or not).</exception>
     /// <remarks>
     /// Shaped as <see cref="Alloc"/> is, for its reasons (see its remarks): the slice's cut inlined into the
     /// caller, everything else one call away, and the piece returned by value, so the caller's variable stays
@@ -561,6 +570,8 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// A single-owner cache over this allocator that cuts and releases its own pieces with no lock and no
     /// atomic operation (see <see cref="ZcopyLocalCache"/>). Dispose it before the allocator: one never disposed
     /// keeps its slice's folio mapped, and itself referenced by the allocator, for the allocator's life.
+    /// Never throws: a cache created after the allocator's Dispose is made all the same, and its first
+    /// <see cref="ZcopyLocalCache.Alloc"/> throws <see cref="ObjectDisposedException"/>.
     /// </summary>
     public ZcopyLocalCache CreateLocalCache() => new(this);
 
@@ -590,7 +601,8 @@ public sealed unsafe class ZcopyAllocator : IDisposable
     /// <summary>Allocates a piece the size of <paramref name="source"/> and copies it in.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="source"/> is empty or longer than <see cref="MaxFragmentSize"/>.</exception>
     /// <exception cref="OutOfMemoryException">The OS refused a folio; nothing was kept.</exception>
-    /// <exception cref="ObjectDisposedException">The allocator was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The allocator was disposed (a length out of range is reported
+    /// first, as <see cref="ArgumentOutOfRangeException"/>).</exception>
     public BioVec MemDup(ReadOnlySpan<byte> source)
     {
         // Alloc's inlined cut, with a slow path of MemDup's own so that a bad length is named for the

@@ -30,7 +30,8 @@ public sealed class ZcopyAllocatorOptions
     /// pieces held when it moved on, and reissues it in place when they are back, see
     /// <see cref="Arenas.Arena"/>). At most
     /// <c>RetainedFoliosPerArena x FolioSize x ArenaCount</c> bytes are held this way; <see cref="ZcopyAllocator.Trim"/>
-    /// and <see cref="ZcopyAllocator.Dispose"/> give them back. From 0 to 1024.
+    /// and <see cref="ZcopyAllocator.Dispose"/> give them back. From 0 to 1024: the <see cref="ZcopyAllocator"/>
+    /// constructor refuses any other value with <see cref="ArgumentException"/>.
     /// </summary>
     public int RetainedFoliosPerArena { get; init; }
 
@@ -94,7 +95,8 @@ public sealed class ZcopyAllocatorOptions
     /// Diagnostics a server can leave on: 0 (the default) tracks nothing, 1 tracks every fragment (as
     /// <see cref="TrackFragments"/>), N tracks one folio life in N and every fragment cut from it, so on
     /// average one fragment in N pays for a stack trace. <see cref="DefaultTrackingSampleRate"/> is 128.
-    /// Combined with <see cref="TrackFragments"/> it must be 0 or 1.
+    /// Combined with <see cref="TrackFragments"/> it must be 0 or 1. The <see cref="ZcopyAllocator"/> constructor
+    /// refuses a negative rate, or one above 1 with <see cref="TrackFragments"/>, with <see cref="ArgumentException"/>.
     /// </summary>
     public int TrackingSampleRate { get; init; }
 
@@ -105,7 +107,9 @@ public sealed class ZcopyAllocatorOptions
     /// <see cref="Timeout.InfiniteTimeSpan"/> turns the periodic check off. Default: one minute, far longer
     /// than a piece stays in a send on a healthy connection, and short enough that a leak is reported while
     /// someone is looking.
-    /// Whatever it is, Dispose reports every tracked fragment still outstanding.
+    /// Whatever it is, Dispose reports every tracked fragment still outstanding. The <see cref="ZcopyAllocator"/>
+    /// constructor refuses a negative age other than <see cref="Timeout.InfiniteTimeSpan"/> with
+    /// <see cref="ArgumentException"/>.
     /// </summary>
     public TimeSpan LeakReportAge { get; init; } = TimeSpan.FromMinutes(1);
 }

@@ -102,7 +102,10 @@ public sealed class ZcopyLocalCache : IDisposable
     /// Releases a piece: into the cache's share if it lies on the current slice's folio (no atomic
     /// operation), else through <see cref="NativePages.Put(in BioVec)"/>.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The piece is empty or its page was already released.</exception>
+    /// <exception cref="InvalidOperationException">As <see cref="NativePages.Put(in BioVec)"/>: the piece is empty or
+    /// its page was already released, or (with fragment tracking) the piece itself was, or the release was the
+    /// page's last and the OS refused to unmap it (the reference is dropped all the same). Works after the cache's
+    /// or its allocator's Dispose too.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Put(in BioVec piece)
     {

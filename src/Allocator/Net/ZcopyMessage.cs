@@ -96,9 +96,11 @@ public sealed class ZcopyMessage : IDisposable
     }
 
     /// <summary>Appends <paramref name="piece"/> with a reference of its own; the caller keeps its reference.</summary>
-    /// <exception cref="ArgumentException">The piece is empty.</exception>
+    /// <exception cref="ArgumentException">The piece is empty (<c>default(BioVec)</c>).</exception>
     /// <exception cref="InvalidOperationException">The piece was already released: its page life ended or (with
-    /// fragment tracking) the piece itself was released.</exception>
+    /// fragment tracking) the piece itself was released, or it has no bytes and lies where two live tracked
+    /// fragments meet; or its page already holds the most references a page can count (see
+    /// <see cref="NativePages.Get(in BioVec)"/>). The message is unchanged.</exception>
     /// <exception cref="ObjectDisposedException">The message was disposed or sent.</exception>
     public void AddRef(in BioVec piece)
     {
