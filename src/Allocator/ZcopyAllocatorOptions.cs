@@ -38,7 +38,7 @@ public sealed class ZcopyAllocatorOptions
     /// <summary>
     /// Fault each fresh folio in with the map call itself (Linux: MAP_POPULATE, one system call) instead of
     /// one page fault per page on first touch. On by default: see docs/benchmarks.md for the measurement. No
-    /// effect on Windows, whose backend maps with VirtualAlloc alone and has no such flag.
+    /// effect on Windows or macOS, whose backends map with VirtualAlloc or a plain mmap, having no such flag.
     /// </summary>
     public bool PrefaultFolios { get; init; } = true;
 

@@ -13,7 +13,10 @@ namespace NativeZcopy.Native;
 internal abstract class PageSource
 {
     /// <summary>The operating system's page source for this process, picked once.</summary>
-    public static PageSource Os { get; } = OperatingSystem.IsWindows() ? new WindowsPageSource() : new UnixPageSource();
+    public static PageSource Os { get; } =
+        OperatingSystem.IsWindows() ? new WindowsPageSource()
+        : OperatingSystem.IsMacOS() ? new MacOSPageSource()
+        : new UnixPageSource();
 
     /// <summary>Size in bytes of one OS page; every mapping is a whole number of them.</summary>
     public abstract int PageSize { get; }

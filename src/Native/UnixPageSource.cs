@@ -7,8 +7,9 @@ using Mono.Unix.Native;
 namespace NativeZcopy.Native;
 
 /// <summary>
-/// Linux and macOS pages: anonymous private <c>mmap</c>/<c>munmap</c> and <c>sysconf(_SC_PAGESIZE)</c>,
-/// through Mono.Posix.NETStandard (its native helper converts the flags for each platform).
+/// Linux pages (and those of any other Unix but macOS, see <see cref="MacOSPageSource"/>): anonymous private
+/// <c>mmap</c>/<c>munmap</c> and <c>sysconf(_SC_PAGESIZE)</c>, through Mono.Posix.NETStandard (its native
+/// helper converts the flags for each platform).
 /// </summary>
 /// <remarks>
 /// A huge-page mapping is over-mapped and trimmed to a 2 MiB-aligned window. A trim can be refused: a
@@ -80,8 +81,9 @@ internal class UnixPageSource : PageSource
         bool prefault = (options & PageMapOptions.Prefault) != 0;
         if (!huge)
         {
-            // MAP_POPULATE faults every page in inside this one call (Linux; ignored elsewhere).
-            return Map(length, prefault ? MmapFlags.MAP_POPULATE : 0, out error);
+            // MAP_POPULATE faults every page in inside this one call. Linux only: Mono.Posix refuses it with
+            // EINVAL where the platform has no such flag, which would fail every map.
+            return Map(length, prefault && OperatingSystem.IsLinux() ? MmapFlags.MAP_POPULATE : 0, out error);
         }
 
         // Over-map by a huge page less one small page, then return the head and tail that lie outside the
