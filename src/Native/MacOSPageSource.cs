@@ -18,7 +18,7 @@ namespace NativeZcopy.Native;
 [SupportedOSPlatform("macos")]
 internal sealed class MacOSPageSource : PageSource
 {
-    /// <summary>The OS page size: 16 KiB on Apple Silicon, 4 KiB on Intel Macs.</summary>
+    /// <summary>The OS page size: 16 KiB for arm64 processes on Apple Silicon, 4 KiB on Intel Macs.</summary>
     public override int PageSize { get; } = Environment.SystemPageSize;
 
     /// <inheritdoc/>
@@ -32,7 +32,7 @@ internal sealed class MacOSPageSource : PageSource
             -1,
             0);
 
-        // MAP_FAILED is (void *)-1.
+        // Failure is MAP_FAILED, (void *)-1, not null; null is refused too, as a page the side table cannot hold.
         if (address == -1 || address == 0)
         {
             error = Marshal.GetLastPInvokeError();

@@ -7,9 +7,9 @@ using Mono.Unix.Native;
 namespace NativeZcopy.Native;
 
 /// <summary>
-/// Linux pages (and those of any other Unix but macOS, see <see cref="MacOSPageSource"/>): anonymous private
-/// <c>mmap</c>/<c>munmap</c> and <c>sysconf(_SC_PAGESIZE)</c>, through Mono.Posix.NETStandard (its native
-/// helper converts the flags for each platform).
+/// Linux pages: anonymous private <c>mmap</c>/<c>munmap</c> and <c>sysconf(_SC_PAGESIZE)</c>, through
+/// Mono.Posix.NETStandard (its native helper converts the flags). Picked on every OS but Windows and macOS
+/// (<see cref="MacOSPageSource"/>), though the package ships its helper for Linux alone among them.
 /// </summary>
 /// <remarks>
 /// A huge-page mapping is over-mapped and trimmed to a 2 MiB-aligned window. A trim can be refused: a

@@ -275,7 +275,7 @@ public sealed class BadInputTableTests
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
         cache.Dispose();
 
-        using var late = new ZcopyLocalCache(allocator);          // made after the Dispose: its first slice is refused
+        using var late = new ZcopyLocalCache(allocator);          // made after the Dispose: starts shut, the allocator refuses
         Throws<ObjectDisposedException>(() => late.Alloc(64), nameof(ZcopyAllocator));
         Assert.Equal(0, allocator.GetStatistics().LiveFolios);
     }
@@ -418,11 +418,13 @@ public sealed class BadInputTableTests
         using var pool = new ZcopyMemoryPool(allocator);
         var cache = allocator.CreateLocalCache();
         NativePages.Put(cache.Alloc(64));                          // registered, so Dispose shuts it
+        using var unused = allocator.CreateLocalCache();          // not registered yet: refused at its first slice
         allocator.Dispose();
-        using var late = new ZcopyLocalCache(allocator);          // never registered: refused at its first slice
+        using var late = new ZcopyLocalCache(allocator);          // made after the Dispose: starts shut, the allocator refuses
         Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => allocator.Alloc(64)).ObjectName);
         Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => allocator.Alloc(6000)).ObjectName);
         Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => cache.Alloc(64)).ObjectName);
+        Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => unused.Alloc(64)).ObjectName);
         Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => late.Alloc(64)).ObjectName);
         Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => pool.Rent(64)).ObjectName);
         Assert.Equal(name, Assert.Throws<ObjectDisposedException>(() => pool.Rent(1 << 20)).ObjectName);

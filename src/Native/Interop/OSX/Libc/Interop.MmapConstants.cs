@@ -2,7 +2,10 @@ namespace NativeZcopy.Native;
 
 internal static partial class Interop
 {
-    /// <summary>macOS (Darwin) declarations; only <see cref="MacOSPageSource"/> uses them.</summary>
+    /// <summary>
+    /// macOS (Darwin) declarations from libc; only <see cref="MacOSPageSource"/> uses them. Named for the OS,
+    /// not the library as elsewhere, because <see cref="Libc"/> holds Linux's values and Darwin's differ.
+    /// </summary>
     internal static partial class OSX
     {
         /// <summary>PROT_READ (xnu bsd/sys/mman.h): pages may be read.</summary>
