@@ -5,7 +5,7 @@ using System.Runtime.Versioning;
 namespace NativeZcopy.Native;
 
 /// <summary>
-/// macOS pages: anonymous private <c>mmap</c>/<c>munmap</c> declared here with Darwin's flag values, not
+/// macOS pages: anonymous private <c>mmap</c>/<c>munmap</c> called directly with Darwin's flag values, not
 /// through Mono.Posix.NETStandard as on Linux. That package (1.0.0, the only version there is) ships its
 /// native helper for macOS as i386 and x86_64 only, so on Apple Silicon its first call, the page size,
 /// fails to load; and its flag conversion refuses MAP_POPULATE with EINVAL on macOS instead of ignoring it.
@@ -24,7 +24,7 @@ internal sealed class MacOSPageSource : PageSource
     /// <inheritdoc/>
     public override nint TryMap(nuint length, out int error)
     {
-        nint address = Interop.OSX.Mmap(
+        nint address = Interop.Libc.Mmap(
             0,
             length,
             Interop.OSX.PROT_READ | Interop.OSX.PROT_WRITE,
@@ -46,7 +46,7 @@ internal sealed class MacOSPageSource : PageSource
     /// <inheritdoc/>
     public override bool TryUnmap(nint address, nuint length, out int error)
     {
-        bool unmapped = Interop.OSX.Munmap(address, length) == 0;
+        bool unmapped = Interop.Libc.Munmap(address, length) == 0;
         error = unmapped ? 0 : Marshal.GetLastPInvokeError();
         return unmapped;
     }

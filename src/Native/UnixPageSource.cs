@@ -12,6 +12,14 @@ namespace NativeZcopy.Native;
 /// (<see cref="MacOSPageSource"/>), though the package ships its helper for Linux alone among them.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Where the helper does not load on Linux, the same calls go to libc directly, with Linux's flag values
+/// (<see cref="ViaMonoPosix"/> false): the package's Linux helpers are built against glibc and need
+/// libc.so.6 and libz.so.1, so on Alpine (musl) and in images without zlib its first call fails with
+/// DllNotFoundException, which would fail every use of the library. Only in a 64-bit process (see
+/// <see cref="Interop.Libc.Mmap"/>); elsewhere the helper's failure stands.
+/// </para>
+/// <para>
 /// A huge-page mapping is over-mapped and trimmed to a 2 MiB-aligned window. A trim can be refused: a
 /// process at <c>vm.max_map_count</c> cannot have a mapping split, and the over-map may have merged with a
 /// neighbouring mapping so that its slack lies inside one. The refused slack is kept on a list, not lost,
@@ -19,12 +27,26 @@ namespace NativeZcopy.Native;
 /// Slack is never touched, so it holds address space, not memory; giving back a range from inside a mapping
 /// costs the process one more mapping, which at the limit may be the one a later map needed (that map then
 /// fails with ENOMEM, as it would have a little earlier). Returning what is ours was preferred.
+/// </para>
 /// </remarks>
 [UnsupportedOSPlatform("windows")]
 internal class UnixPageSource : PageSource
 {
     /// <summary>The OS page size, read once: it cannot change while the process runs.</summary>
-    private readonly int _pageSize = checked((int)Syscall.sysconf(SysconfName._SC_PAGESIZE));
+    private readonly int _pageSize;
+
+    /// <summary>The process's source: through Mono.Posix where its native helper loads, else libc directly (Linux, 64-bit).</summary>
+    public UnixPageSource()
+        : this(!OperatingSystem.IsLinux() || IntPtr.Size != 8 || HelperLoads(static () => Syscall.sysconf(SysconfName._SC_PAGESIZE)))
+    {
+    }
+
+    /// <summary>A source that calls through Mono.Posix, or (Linux, 64-bit only) libc directly.</summary>
+    internal UnixPageSource(bool viaMonoPosix)
+    {
+        ViaMonoPosix = viaMonoPosix;
+        _pageSize = viaMonoPosix ? checked((int)Syscall.sysconf(SysconfName._SC_PAGESIZE)) : Environment.SystemPageSize;
+    }
 
     /// <summary>
     /// Slack of huge-page over-maps the kernel refused to unmap, to be given back later. Guarded by
@@ -51,6 +73,31 @@ internal class UnixPageSource : PageSource
 
     /// <inheritdoc/>
     public override int PageSize => _pageSize;
+
+    /// <summary>True when the calls go through Mono.Posix's native helper, false when they go to libc directly.</summary>
+    internal bool ViaMonoPosix { get; }
+
+    /// <summary>
+    /// Whether Mono.Posix's native helper loads: <paramref name="firstCall"/> makes a call through it. A helper
+    /// that cannot be loaded fails as DllNotFoundException, or wrapped in the TypeInitializationException of a
+    /// Mono.Posix type whose static constructor calls it first; any other failure is not ours to hide.
+    /// </summary>
+    internal static bool HelperLoads(Func<long> firstCall)
+    {
+        try
+        {
+            _ = firstCall();
+            return true;
+        }
+        catch (DllNotFoundException)
+        {
+            return false;
+        }
+        catch (TypeInitializationException error) when (error.InnerException is DllNotFoundException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Bytes of over-map slack the kernel refused to unmap so far and not yet given back.</summary>
     internal long StrandedBytes => Volatile.Read(ref _strandedBytes);
@@ -83,13 +130,13 @@ internal class UnixPageSource : PageSource
         {
             // MAP_POPULATE faults every page in inside this one call. Linux only: Mono.Posix refuses it with
             // EINVAL where the platform has no such flag, which would fail every map.
-            return Map(length, prefault && OperatingSystem.IsLinux() ? MmapFlags.MAP_POPULATE : 0, out error);
+            return Map(length, prefault && OperatingSystem.IsLinux(), out error);
         }
 
         // Over-map by a huge page less one small page, then return the head and tail that lie outside the
         // 2 MiB-aligned window: the kernel can only back aligned 2 MiB ranges with huge pages.
         nuint slack = (nuint)(HugePageSize - _pageSize);
-        nint raw = Map(length + slack, 0, out error);
+        nint raw = Map(length + slack, populate: false, out error);
         if (raw == 0)
         {
             return 0;
@@ -112,15 +159,23 @@ internal class UnixPageSource : PageSource
         return aligned;
     }
 
-    private static nint Map(nuint length, MmapFlags extra, out int error)
+    private nint Map(nuint length, bool populate, out int error)
     {
-        nint address = Syscall.mmap(
-            IntPtr.Zero,
-            length,
-            MmapProts.PROT_READ | MmapProts.PROT_WRITE,
-            MmapFlags.MAP_PRIVATE | MmapFlags.MAP_ANONYMOUS | extra,
-            -1,
-            0);
+        nint address = ViaMonoPosix
+            ? Syscall.mmap(
+                IntPtr.Zero,
+                length,
+                MmapProts.PROT_READ | MmapProts.PROT_WRITE,
+                MmapFlags.MAP_PRIVATE | MmapFlags.MAP_ANONYMOUS | (populate ? MmapFlags.MAP_POPULATE : 0),
+                -1,
+                0)
+            : Interop.Libc.Mmap(
+                0,
+                length,
+                Interop.Libc.PROT_READ | Interop.Libc.PROT_WRITE,
+                Interop.Libc.MAP_PRIVATE | Interop.Libc.MAP_ANONYMOUS | (populate ? Interop.Libc.MAP_POPULATE : 0),
+                -1,
+                0);
         // MAP_FAILED is (void*)-1, compared as a literal: the first read of Syscall.MAP_FAILED runs Syscall's
         // static constructor, whose own native calls overwrote the error this one left.
         if (address == -1 || address == 0)
@@ -148,7 +203,7 @@ internal class UnixPageSource : PageSource
     /// <summary>One <c>munmap</c>; false with the OS error when refused. Tests override it to refuse.</summary>
     internal virtual bool TryRelease(nint address, nuint length, out int error)
     {
-        if (Syscall.munmap(address, length) != 0)
+        if ((ViaMonoPosix ? Syscall.munmap(address, length) : Interop.Libc.Munmap(address, length)) != 0)
         {
             error = LastError();
             return false;
@@ -212,5 +267,6 @@ internal class UnixPageSource : PageSource
     private static int LastError() => Marshal.GetLastPInvokeError();
 
     /// <inheritdoc/>
-    public override string DescribeError(int error) => NativeConvert.ToErrno(error).ToString();
+    public override string DescribeError(int error) =>
+        ViaMonoPosix ? NativeConvert.ToErrno(error).ToString() : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
 }

@@ -14,14 +14,30 @@ public sealed class UnixPageSourceTests
     [Fact]
     public void Os_source_is_the_unix_one_here_and_reports_the_kernel_page_size()
     {
-        Assert.IsType<UnixPageSource>(PageSource.Os);
+        // This glibc host loads Mono.Posix's helper, so the design's path is the one taken.
+        Assert.True(Assert.IsType<UnixPageSource>(PageSource.Os).ViaMonoPosix);
         Assert.Equal(Environment.SystemPageSize, PageSource.Os.PageSize);
+        Assert.Equal(PageSource.Os.PageSize, new UnixPageSource(viaMonoPosix: false).PageSize);
     }
 
     [Fact]
-    public unsafe void Map_gives_zeroed_writable_pages_and_unmap_returns_them()
+    public void A_helper_that_does_not_load_sends_the_calls_to_libc_and_any_other_failure_is_thrown()
     {
-        PageSource os = PageSource.Os;
+        Assert.True(UnixPageSource.HelperLoads(() => 4096));
+        Assert.False(UnixPageSource.HelperLoads(() => throw new DllNotFoundException("libMonoPosixHelper")));
+        Assert.False(UnixPageSource.HelperLoads(
+            () => throw new TypeInitializationException("Mono.Unix.Native.Syscall", new DllNotFoundException("libMonoPosixHelper"))));
+        Assert.Throws<TypeInitializationException>(() => UnixPageSource.HelperLoads(
+            () => throw new TypeInitializationException("Mono.Unix.Native.Syscall", new InvalidOperationException())));
+        Assert.Throws<EntryPointNotFoundException>(() => UnixPageSource.HelperLoads(() => throw new EntryPointNotFoundException()));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public unsafe void Map_gives_zeroed_writable_pages_and_unmap_returns_them(bool viaMonoPosix)
+    {
+        var os = new UnixPageSource(viaMonoPosix);
         nuint length = (nuint)(3 * os.PageSize);
         nint address = os.TryMap(length, out int error);
         Assert.NotEqual(0, address);
@@ -40,17 +56,41 @@ public sealed class UnixPageSourceTests
     }
 
     [Fact]
-    public void Impossible_map_reports_the_os_error_instead_of_throwing()
+    public void An_allocator_over_the_libc_calls_maps_its_folios_and_unmaps_them_on_their_last_release()
     {
-        nint address = PageSource.Os.TryMap((nuint)1 << 60, out int error);
-        Assert.Equal(0, address);
-        Assert.Equal("ENOMEM", PageSource.Os.DescribeError(error));
+        using var allocator = new ZcopyAllocator(
+            new ZcopyAllocatorOptions { ThreadCache = false }, new UnixPageSource(viaMonoPosix: false), processors: 1);
+        BioVec piece = allocator.Alloc(100);
+        piece.AsSpan().Fill(0x5A);
+        nint page = piece.Page;
+        byte[] marker = ProcMaps.Mark(page);
+        Assert.True(ProcMaps.IsMapped(page, allocator.FolioSize));
+
+        allocator.Dispose(); // the arena's share goes: the piece holds the folio alone
+        Assert.True(ProcMaps.IsMapped(page, allocator.FolioSize));
+        NativePages.Put(piece);
+        Assert.True(ProcMaps.IsGone(page, allocator.FolioSize, marker));
+        Assert.Equal(1, allocator.GetStatistics().FoliosUnmapped);
     }
 
-    [Fact]
-    public void Prefault_populates_every_page_in_the_map_call()
+    [Theory]
+    [InlineData(true, "ENOMEM")]
+    [InlineData(false, "errno 12 (")]
+    public void Impossible_map_reports_the_os_error_instead_of_throwing(bool viaMonoPosix, string described)
     {
-        PageSource os = PageSource.Os;
+        var os = new UnixPageSource(viaMonoPosix);
+        nint address = os.TryMap((nuint)1 << 60, out int error);
+        Assert.Equal(0, address);
+        Assert.Equal(12, error);
+        Assert.StartsWith(described, os.DescribeError(error), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Prefault_populates_every_page_in_the_map_call(bool viaMonoPosix)
+    {
+        var os = new UnixPageSource(viaMonoPosix);
         nuint length = 64 * 1024;
         nint lazy = os.TryMap(length, PageMapOptions.None, out _);
         nint eager = os.TryMap(length, PageMapOptions.Prefault, out _);
@@ -66,10 +106,12 @@ public sealed class UnixPageSourceTests
         }
     }
 
-    [Fact]
-    public void Huge_page_mappings_are_2_MiB_aligned_and_marked_for_THP()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Huge_page_mappings_are_2_MiB_aligned_and_marked_for_THP(bool viaMonoPosix)
     {
-        PageSource os = PageSource.Os;
+        var os = new UnixPageSource(viaMonoPosix);
         nuint length = 4 * 1024 * 1024;
         nint address = os.TryMap(length, PageMapOptions.HugePages, out int error);
         Assert.NotEqual(0, address);

@@ -3,8 +3,9 @@ namespace NativeZcopy.Native;
 internal static partial class Interop
 {
     /// <summary>
-    /// macOS (Darwin) declarations from libc; only <see cref="MacOSPageSource"/> uses them. Named for the OS,
-    /// not the library as elsewhere, because <see cref="Libc"/> holds Linux's values and Darwin's differ.
+    /// macOS (Darwin) values for libc's <c>mmap</c> (<see cref="Libc.Mmap"/>, declared once for both
+    /// systems); only <see cref="MacOSPageSource"/> uses them. Named for the OS, not the library as elsewhere,
+    /// because <see cref="Libc"/> holds Linux's values and Darwin's differ.
     /// </summary>
     internal static partial class OSX
     {
