@@ -1,8 +1,8 @@
 using System;
+using System.IO;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Threading;
-using Mono.Unix.Native;
 
 namespace NativeZcopy.Native;
 
@@ -13,11 +13,14 @@ namespace NativeZcopy.Native;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Where the helper does not load on Linux, the same calls go to libc directly, with Linux's flag values
-/// (<see cref="ViaMonoPosix"/> false): the package's Linux helpers are built against glibc and need
-/// libc.so.6 and libz.so.1, so on Alpine (musl) and in images without zlib its first call fails with
-/// DllNotFoundException, which would fail every use of the library. Only in a 64-bit process (see
-/// <see cref="Interop.Libc.Mmap"/>); elsewhere the helper's failure stands.
+/// In a 64-bit Linux process the same calls go to libc directly, with Linux's flag values
+/// (<see cref="ViaMonoPosix"/> false), where the package cannot serve: on musl (Alpine), whose libc would
+/// run the glibc-built helper (it may load there, and then die on the first glibc-only symbol it reaches);
+/// where the helper does not load (it needs libz.so.1, absent from some images; on arm64 and arm it needs
+/// glibc's loader); and where the package ships no assembly (s390x, ppc64le, riscv64). Any of those failed
+/// every use of the library. In a 32-bit process the package's path is kept, whatever it does (see
+/// <see cref="Interop.Libc.Mmap"/>): on 32-bit Alpine, nothing works. <see cref="MonoPosixCalls"/> holds
+/// every call through the package.
 /// </para>
 /// <para>
 /// A huge-page mapping is over-mapped and trimmed to a 2 MiB-aligned window. A trim can be refused: a
@@ -35,9 +38,9 @@ internal class UnixPageSource : PageSource
     /// <summary>The OS page size, read once: it cannot change while the process runs.</summary>
     private readonly int _pageSize;
 
-    /// <summary>The process's source: through Mono.Posix where its native helper loads, else libc directly (Linux, 64-bit).</summary>
+    /// <summary>The process's source: through Mono.Posix where it can serve, else libc directly (see the remarks).</summary>
     public UnixPageSource()
-        : this(!OperatingSystem.IsLinux() || IntPtr.Size != 8 || HelperLoads(static () => Syscall.sysconf(SysconfName._SC_PAGESIZE)))
+        : this(!OperatingSystem.IsLinux() || IntPtr.Size != 8 || (IsGlibc() && HelperLoads(MonoPosixCalls.Probe)))
     {
     }
 
@@ -45,7 +48,7 @@ internal class UnixPageSource : PageSource
     internal UnixPageSource(bool viaMonoPosix)
     {
         ViaMonoPosix = viaMonoPosix;
-        _pageSize = viaMonoPosix ? checked((int)Syscall.sysconf(SysconfName._SC_PAGESIZE)) : Environment.SystemPageSize;
+        _pageSize = viaMonoPosix ? MonoPosixCalls.PageSize() : Environment.SystemPageSize;
     }
 
     /// <summary>
@@ -78,25 +81,34 @@ internal class UnixPageSource : PageSource
     internal bool ViaMonoPosix { get; }
 
     /// <summary>
-    /// Whether Mono.Posix's native helper loads: <paramref name="firstCall"/> makes a call through it. A helper
-    /// that cannot be loaded fails as DllNotFoundException, or wrapped in the TypeInitializationException of a
-    /// Mono.Posix type whose static constructor calls it first; any other failure is not ours to hide.
+    /// Whether the process's C library is glibc, which the package's Linux helpers are built for: only glibc
+    /// exports <c>gnu_get_libc_version</c> (musl does not), and the C library is among the main program's
+    /// dependencies, which its handle searches.
     /// </summary>
-    internal static bool HelperLoads(Func<long> firstCall)
+    internal static bool IsGlibc() =>
+        NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), "gnu_get_libc_version", out _);
+
+    /// <summary>
+    /// Whether Mono.Posix can serve: <paramref name="probe"/> calls each entry point through it
+    /// (<see cref="MonoPosixCalls.Probe"/>). It cannot where its helper does not load or lacks an entry point
+    /// (DllNotFoundException, EntryPointNotFoundException, either one wrapped in the TypeInitializationException
+    /// of a Mono.Posix type whose static constructor calls the helper first), or where its assembly was not
+    /// deployed (FileNotFoundException, FileLoadException). Any other failure is not ours to hide.
+    /// </summary>
+    internal static bool HelperLoads(Func<int> probe)
     {
         try
         {
-            _ = firstCall();
+            _ = probe();
             return true;
         }
-        catch (DllNotFoundException)
+        catch (Exception error) when (CannotServe(error) || (error is TypeInitializationException && CannotServe(error.InnerException)))
         {
             return false;
         }
-        catch (TypeInitializationException error) when (error.InnerException is DllNotFoundException)
-        {
-            return false;
-        }
+
+        static bool CannotServe(Exception? error) =>
+            error is DllNotFoundException or EntryPointNotFoundException or FileNotFoundException or FileLoadException;
     }
 
     /// <summary>Bytes of over-map slack the kernel refused to unmap so far and not yet given back.</summary>
@@ -162,13 +174,7 @@ internal class UnixPageSource : PageSource
     private nint Map(nuint length, bool populate, out int error)
     {
         nint address = ViaMonoPosix
-            ? Syscall.mmap(
-                IntPtr.Zero,
-                length,
-                MmapProts.PROT_READ | MmapProts.PROT_WRITE,
-                MmapFlags.MAP_PRIVATE | MmapFlags.MAP_ANONYMOUS | (populate ? MmapFlags.MAP_POPULATE : 0),
-                -1,
-                0)
+            ? MonoPosixCalls.Map(length, populate)
             : Interop.Libc.Mmap(
                 0,
                 length,
@@ -203,7 +209,7 @@ internal class UnixPageSource : PageSource
     /// <summary>One <c>munmap</c>; false with the OS error when refused. Tests override it to refuse.</summary>
     internal virtual bool TryRelease(nint address, nuint length, out int error)
     {
-        if ((ViaMonoPosix ? Syscall.munmap(address, length) : Interop.Libc.Munmap(address, length)) != 0)
+        if ((ViaMonoPosix ? MonoPosixCalls.Unmap(address, length) : Interop.Libc.Munmap(address, length)) != 0)
         {
             error = LastError();
             return false;
@@ -268,5 +274,5 @@ internal class UnixPageSource : PageSource
 
     /// <inheritdoc/>
     public override string DescribeError(int error) =>
-        ViaMonoPosix ? NativeConvert.ToErrno(error).ToString() : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
+        ViaMonoPosix ? MonoPosixCalls.Describe(error) : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
 }

@@ -1,5 +1,7 @@
 using System;
+using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using NativeZcopy.Native;
 using NativeZcopy.Tests.Support;
@@ -14,10 +16,19 @@ public sealed class UnixPageSourceTests
     [Fact]
     public void Os_source_is_the_unix_one_here_and_reports_the_kernel_page_size()
     {
-        // This glibc host loads Mono.Posix's helper, so the design's path is the one taken.
-        Assert.True(Assert.IsType<UnixPageSource>(PageSource.Os).ViaMonoPosix);
+        // The design's path, through Mono.Posix, wherever its helper loads on glibc (as on the hosts this suite
+        // has run on); libc directly elsewhere.
+        bool helperLoads = NativeLibrary.TryLoad("MonoPosixHelper", typeof(Mono.Unix.Native.Syscall).Assembly, null, out _);
+        Assert.Equal(UnixPageSource.IsGlibc() && helperLoads, Assert.IsType<UnixPageSource>(PageSource.Os).ViaMonoPosix);
         Assert.Equal(Environment.SystemPageSize, PageSource.Os.PageSize);
-        Assert.Equal(PageSource.Os.PageSize, new UnixPageSource(viaMonoPosix: false).PageSize);
+    }
+
+    [Fact]
+    public void The_C_library_here_is_glibc_and_the_probe_calls_through_the_helper()
+    {
+        Assert.True(UnixPageSource.IsGlibc()); // a musl host would fail here: the libc path is then its Os source
+        Assert.True(UnixPageSource.HelperLoads(MonoPosixCalls.Probe));
+        Assert.Equal(Environment.SystemPageSize, MonoPosixCalls.Probe());
     }
 
     [Fact]
@@ -25,11 +36,14 @@ public sealed class UnixPageSourceTests
     {
         Assert.True(UnixPageSource.HelperLoads(() => 4096));
         Assert.False(UnixPageSource.HelperLoads(() => throw new DllNotFoundException("libMonoPosixHelper")));
+        Assert.False(UnixPageSource.HelperLoads(() => throw new EntryPointNotFoundException("Mono_Posix_Syscall_mmap")));
+        Assert.False(UnixPageSource.HelperLoads(() => throw new FileNotFoundException("Mono.Posix.NETStandard")));
+        Assert.False(UnixPageSource.HelperLoads(() => throw new FileLoadException("Mono.Posix.NETStandard")));
         Assert.False(UnixPageSource.HelperLoads(
-            () => throw new TypeInitializationException("Mono.Unix.Native.Syscall", new DllNotFoundException("libMonoPosixHelper"))));
+            () => throw new TypeInitializationException("Mono.Unix.Native.Stdlib", new DllNotFoundException("libMonoPosixHelper"))));
         Assert.Throws<TypeInitializationException>(() => UnixPageSource.HelperLoads(
-            () => throw new TypeInitializationException("Mono.Unix.Native.Syscall", new InvalidOperationException())));
-        Assert.Throws<EntryPointNotFoundException>(() => UnixPageSource.HelperLoads(() => throw new EntryPointNotFoundException()));
+            () => throw new TypeInitializationException("Mono.Unix.Native.Stdlib", new InvalidOperationException())));
+        Assert.Throws<InvalidOperationException>(() => UnixPageSource.HelperLoads(() => throw new InvalidOperationException()));
     }
 
     [Theory]

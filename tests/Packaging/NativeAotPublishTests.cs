@@ -47,6 +47,12 @@ public sealed class NativeAotPublishTests : IDisposable
 
         string output = await RunBinary(Path.Combine(bin, "ZcopyAotConsumer"));
         Assert.Contains("NativeZcopy AOT consumer OK", output, StringComparison.Ordinal);
+
+        // Without the helper (an Alpine or zlib-less image): the native binary binds it lazily too, and maps
+        // its pages through libc instead.
+        File.Delete(Path.Combine(bin, "libMonoPosixHelper.so"));
+        output = await RunBinary(Path.Combine(bin, "ZcopyAotConsumer"));
+        Assert.Contains("NativeZcopy AOT consumer OK", output, StringComparison.Ordinal);
     }
 
     public void Dispose()

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 using System.Xml.Linq;
 using NativeZcopy.Tests.Support;
@@ -60,12 +61,22 @@ public sealed class NuGetPackageTests : IDisposable
         string output = await DotnetCli.RunAsync(app, TimeSpan.FromMinutes(1), Path.Combine(bin, "ZcopyConsumer.dll"));
         Assert.Contains("NativeZcopy consumer OK", output, StringComparison.Ordinal);
 
-        // As on Alpine (musl) or an image without zlib, where the glibc-built helper does not load: without it
-        // the app still runs, its pages mapped through libc directly (before that, PageSource's type
-        // initializer threw DllNotFoundException and every use failed).
+        // As in an image without zlib, where the glibc-built helper does not load: without it the app still
+        // runs, its pages mapped through libc directly (before, PageSource's type initializer threw
+        // DllNotFoundException and every use failed). No system copy may stand in for the deleted one.
+        Assert.False(NativeLibrary.TryLoad("libMonoPosixHelper.so", out _), "a system copy of the helper would hide the libc path");
         foreach (string helper in Directory.GetFiles(bin, "*MonoPosixHelper*", SearchOption.AllDirectories))
         {
             File.Delete(helper);
+        }
+
+        output = await DotnetCli.RunAsync(app, TimeSpan.FromMinutes(1), Path.Combine(bin, "ZcopyConsumer.dll"));
+        Assert.Contains("NativeZcopy consumer OK", output, StringComparison.Ordinal);
+
+        // As on a Linux the package ships no assembly for (s390x, ppc64le, riscv64): the managed part gone too.
+        foreach (string assembly in Directory.GetFiles(bin, "Mono.Posix.NETStandard.dll", SearchOption.AllDirectories))
+        {
+            File.Delete(assembly);
         }
 
         output = await DotnetCli.RunAsync(app, TimeSpan.FromMinutes(1), Path.Combine(bin, "ZcopyConsumer.dll"));

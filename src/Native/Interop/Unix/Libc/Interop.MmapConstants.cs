@@ -2,6 +2,7 @@ namespace NativeZcopy.Native;
 
 internal static partial class Interop
 {
+    // Linux's values on x86-64, arm64 and arm (asm-generic); mips, alpha and parisc number some differently.
     internal static partial class Libc
     {
         /// <summary>PROT_READ (asm-generic/mman-common.h): pages may be read.</summary>

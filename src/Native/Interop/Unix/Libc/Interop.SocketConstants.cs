@@ -3,8 +3,9 @@ namespace NativeZcopy.Native;
 internal static partial class Interop
 {
     /// <summary>
-    /// The C library's socket calls and their Linux constants (x86-64, arm64 and 32-bit arm share them; only
-    /// x86-64 is tested); only Linux takes these paths.
+    /// The C library's calls and their Linux constants (x86-64, arm64 and 32-bit arm share them; only x86-64
+    /// is tested). Only Linux takes these paths, but for <see cref="Mmap"/> and <see cref="Munmap"/>, which
+    /// macOS calls with its own values (<see cref="OSX"/>).
     /// </summary>
     internal static partial class Libc
     {
