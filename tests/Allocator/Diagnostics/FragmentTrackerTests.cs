@@ -72,7 +72,7 @@ public sealed class FragmentTrackerTests
         {
             // Reported from the thread pool, as the timer's checks are, so that the Alloc cannot fail after its
             // record was made (a review of the first fix, which reported on the allocating thread).
-            Assert.True(SpinWait.SpinUntil(() => { lock (reports) { return reports.Count > 0; } }, TimeSpan.FromSeconds(10)));
+            Assert.True(SpinWait.SpinUntil(() => { lock (reports) { return reports.Count > 0; } }, ThreadPoolWait.Budget));
             lock (reports)
             {
                 Assert.Equal(piece, Assert.Single(reports));
@@ -116,7 +116,7 @@ public sealed class FragmentTrackerTests
                     GC.WaitForPendingFinalizers();
                     return !reports.IsEmpty;
                 },
-                TimeSpan.FromSeconds(10));
+                ThreadPoolWait.Budget);
 
             Assert.True(reportedAtAll, "no report of the outstanding fragment");
             Assert.True(reports.TryDequeue(out BioVec reported));
@@ -145,7 +145,7 @@ public sealed class FragmentTrackerTests
                 GC.WaitForPendingFinalizers();
                 return tracker.TimerStopped;
             },
-            TimeSpan.FromSeconds(10));
+            ThreadPoolWait.Budget);
         Assert.True(stopped, "the leak check still runs");
     }
 
