@@ -245,7 +245,7 @@ public sealed class BadInputTableTests
             NativePages.Put(first);
             NativePages.Put(second);                               // the first folio dies into the stash
             Assert.Equal(1, allocator.GetStatistics().FoliosRetained);
-            Throws<ArgumentException>(() => new ZcopyMemoryOwner(first), "already released");
+            Throws<InvalidOperationException>(() => new ZcopyMemoryOwner(first), "already released");
             SideTableChecker.AssertConsistent();                   // a kept folio is consistent too
             Assert.Equal(1, allocator.GetStatistics().FoliosRetained);
             foreach (BioVec piece in later)

@@ -71,17 +71,21 @@ public sealed class ZcopyMemoryOwner : MemoryManager<byte>
     /// Takes over the reference <paramref name="piece"/> holds: from now on the owner drops it, and the
     /// caller must not <see cref="NativePages.Put(in BioVec)"/> the piece itself.
     /// </summary>
-    /// <exception cref="ArgumentException">The piece is empty, or was already released: its page was, or (with
-    /// fragment tracking) the piece itself was (see <see cref="NativePages.IsLive(in BioVec)"/>).</exception>
-    /// <exception cref="InvalidOperationException">With fragment tracking, the piece has no bytes and lies where
-    /// two live fragments meet, so which one it names cannot be told.</exception>
+    /// <exception cref="ArgumentException">The piece is empty (<c>default(BioVec)</c>).</exception>
+    /// <exception cref="InvalidOperationException">The piece was already released: its page was, or (with
+    /// fragment tracking) the piece itself was (see <see cref="NativePages.IsLive(in BioVec)"/>); or, with
+    /// fragment tracking, it has no bytes and lies where two live fragments meet, so which one it names cannot
+    /// be told. As <see cref="Net.ZcopyMessage.Add(in BioVec)"/> refuses the same pieces.</exception>
     public ZcopyMemoryOwner(BioVec piece)
     {
+        if (piece.IsEmpty)
+        {
+            throw new ArgumentException("An empty BioVec names no memory to own.", nameof(piece));
+        }
+
         if (!NativePages.IsLive(piece))
         {
-            throw new ArgumentException(
-                piece.IsEmpty ? "An empty BioVec names no memory to own." : $"{piece} was already released, so it holds no reference to hand over.",
-                nameof(piece));
+            throw new InvalidOperationException($"{piece} was already released, so it holds no reference to hand over.");
         }
 
         NativePages.ThrowIfNoSingleFragment(piece);

@@ -242,7 +242,7 @@ public sealed class ZcopyMemoryOwnerTests
     [Fact]
     public void Constructor_refuses_an_empty_or_released_piece()
     {
-        Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(default));
+        Assert.Equal("piece", Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(default)).ParamName);
 
         // One arena, so every piece comes off the same folio. Once all its pieces are back and it is full,
         // the folio is reissued in place under a new generation: the old piece is stale.
@@ -253,7 +253,8 @@ public sealed class ZcopyMemoryOwnerTests
         BioVec reissued = allocator.Alloc(allocator.MaxFragmentSize);
         Assert.Equal(stale.Page, reissued.Page);
 
-        var error = Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(stale));
+        // A released piece is refused as ZcopyMessage.Add and NativePages refuse one: InvalidOperationException.
+        var error = Assert.Throws<InvalidOperationException>(() => new ZcopyMemoryOwner(stale));
         Assert.Contains("already released", error.Message, StringComparison.Ordinal);
         NativePages.Put(reissued);
 
@@ -263,7 +264,7 @@ public sealed class ZcopyMemoryOwnerTests
         BioVec released = tracked.Alloc(64);
         BioVec neighbour = tracked.Alloc(64);
         NativePages.Put(released);
-        Assert.Contains("already released", Assert.Throws<ArgumentException>(() => new ZcopyMemoryOwner(released)).Message, StringComparison.Ordinal);
+        Assert.Contains("already released", Assert.Throws<InvalidOperationException>(() => new ZcopyMemoryOwner(released)).Message, StringComparison.Ordinal);
         NativePages.Put(neighbour);
         Assert.Empty(tracked.GetOutstandingFragments());
     }
