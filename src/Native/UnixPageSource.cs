@@ -27,7 +27,8 @@ namespace NativeZcopy.Native;
 /// process at <c>vm.max_map_count</c> cannot have a mapping split, and the over-map may have merged with a
 /// neighbouring mapping so that its slack lies inside one. The refused slack is kept on a list, not lost,
 /// and given back after the next unmap that succeeds (which may have made room) and before the next map.
-/// Slack is never touched, so it holds address space, not memory; giving back a range from inside a mapping
+/// Slack is never touched, so it holds address space, not memory (but commit charge, under strict overcommit,
+/// vm.overcommit_memory=2); giving back a range from inside a mapping
 /// costs the process one more mapping, which at the limit may be the one a later map needed (that map then
 /// fails with ENOMEM, as it would have a little earlier). Returning what is ours was preferred.
 /// </para>
@@ -273,6 +274,14 @@ internal class UnixPageSource : PageSource
     private static int LastError() => Marshal.GetLastPInvokeError();
 
     /// <inheritdoc/>
-    public override string DescribeError(int error) =>
-        ViaMonoPosix ? MonoPosixCalls.Describe(error) : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
+    public override string DescribeError(int error)
+    {
+        string name = ViaMonoPosix ? MonoPosixCalls.Describe(error) : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
+
+        // A map or an unmap refused for want of memory has three causes on Linux that the errno alone does not
+        // tell apart, and the third is rarely suspected: an unmap that splits a merged mapping needs one more.
+        return error == Interop.Libc.ENOMEM && OperatingSystem.IsLinux()
+            ? $"{name}: the address-space limit (ulimit -v), the mapping count (vm.max_map_count), or the commit limit (vm.overcommit_memory=2)"
+            : name;
+    }
 }

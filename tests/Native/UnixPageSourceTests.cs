@@ -97,6 +97,8 @@ public sealed class UnixPageSourceTests
         Assert.Equal(0, address);
         Assert.Equal(12, error);
         Assert.StartsWith(described, os.DescribeError(error), StringComparison.Ordinal);
+        Assert.Contains("(vm.max_map_count)", os.DescribeError(error), StringComparison.Ordinal);
+        Assert.DoesNotContain("max_map_count", os.DescribeError(22), StringComparison.Ordinal); // EINVAL: no hint
     }
 
     [Theory]
