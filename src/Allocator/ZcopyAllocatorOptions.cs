@@ -43,8 +43,9 @@ public sealed class ZcopyAllocatorOptions
     public bool PrefaultFolios { get; init; } = true;
 
     /// <summary>
-    /// For folios that are a whole number of 2 MiB, align them to 2 MiB and ask the kernel for transparent
-    /// huge pages (Linux: MADV_HUGEPAGE). A hint; ignored for smaller folios and on other systems.
+    /// For folios that are a whole number of the kernel's transparent huge page (2 MiB on x86-64 and on arm64
+    /// with 4 KiB pages), align them to it and ask for huge pages (Linux: MADV_HUGEPAGE). A hint; ignored for
+    /// other folios, where THP is set to never, and on other systems.
     /// </summary>
     public bool TransparentHugePages { get; init; } = true;
 

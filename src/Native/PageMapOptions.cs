@@ -12,6 +12,6 @@ internal enum PageMapOptions
     /// <summary>Fault every page in during the map call itself (Linux: MAP_POPULATE / MADV_POPULATE_WRITE).</summary>
     Prefault = 1,
 
-    /// <summary>Align to 2 MiB and ask for transparent huge pages (Linux: MADV_HUGEPAGE); a hint only.</summary>
+    /// <summary>Align to the kernel's huge page and ask for transparent huge pages (Linux: MADV_HUGEPAGE); a hint only.</summary>
     HugePages = 2,
 }

@@ -23,7 +23,8 @@ namespace NativeZcopy.Native;
 /// every call through the package.
 /// </para>
 /// <para>
-/// A huge-page mapping is over-mapped and trimmed to a 2 MiB-aligned window. A trim can be refused: a
+/// A huge-page mapping is over-mapped and trimmed to a window aligned to the kernel's huge page (2 MiB on
+/// x86-64 and on arm64 with 4 KiB pages, 32 MiB with 16 KiB pages, 512 MiB with 64 KiB pages). A trim can be refused: a
 /// process at <c>vm.max_map_count</c> cannot have a mapping split, and the over-map may have merged with a
 /// neighbouring mapping so that its slack lies inside one. The refused slack is kept on a list, not lost,
 /// and given back after the next unmap that succeeds (which may have made room) and before the next map.
@@ -125,19 +126,56 @@ internal class UnixPageSource : PageSource
     }
 
     /// <summary>
-    /// The transparent huge page size on x86-64 and arm64 with 4 KiB pages. Only used as an alignment
-    /// hint: if the kernel's is different, the mapping is still correct, just not huge.
+    /// The kernel's transparent huge page, what a huge-page map is aligned to and a whole number of; 0 where
+    /// there are none to ask for (not Linux, THP compiled out or set to never), and the over-map is not made.
+    /// Read from sysfs once; tests set another.
     /// </summary>
-    private const int HugePageSize = 2 * 1024 * 1024;
+    internal int HugePageSize { get; init; } = ReadHugePageSize();
+
+    /// <summary>The sysfs files that say whether transparent huge pages are on, and their size.</summary>
+    private const string ThpEnabledPath = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+    /// <inheritdoc cref="ThpEnabledPath"/>
+    private const string ThpSizePath = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
+
+    /// <summary>The huge page size for this process (see <see cref="HugePageSize"/>).</summary>
+    private static int ReadHugePageSize()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return 0;
+        }
+
+        try
+        {
+            return HugePageSizeFrom(File.ReadAllText(ThpEnabledPath), File.ReadAllText(ThpSizePath), Environment.SystemPageSize);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            return 0; // no such files: a kernel without THP
+        }
+    }
+
+    /// <summary>
+    /// The huge page size the two sysfs files give: 0 when THP is set to never, or the size is not a power of
+    /// two above the page size and at most 1 GiB (the largest folio); the size otherwise.
+    /// </summary>
+    internal static int HugePageSizeFrom(string enabled, string size, int pageSize) =>
+        !enabled.Contains("[never]", StringComparison.Ordinal)
+            && long.TryParse(size.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long bytes)
+            && bytes > pageSize && bytes <= 1 << 30 && long.IsPow2(bytes)
+            ? (int)bytes
+            : 0;
 
     /// <inheritdoc/>
     public override nint TryMap(nuint length, out int error) => TryMap(length, PageMapOptions.None, out error);
 
     /// <inheritdoc/>
-    public override nint TryMap(nuint length, PageMapOptions options, out int error)
+    public override unsafe nint TryMap(nuint length, PageMapOptions options, out int error)
     {
         RetryStranded();
-        bool huge = (options & PageMapOptions.HugePages) != 0 && OperatingSystem.IsLinux() && length % HugePageSize == 0;
+        int hugePage = HugePageSize;
+        bool huge = (options & PageMapOptions.HugePages) != 0 && hugePage != 0 && length % (nuint)hugePage == 0;
         bool prefault = (options & PageMapOptions.Prefault) != 0;
         if (!huge)
         {
@@ -147,30 +185,44 @@ internal class UnixPageSource : PageSource
         }
 
         // Over-map by a huge page less one small page, then return the head and tail that lie outside the
-        // 2 MiB-aligned window: the kernel can only back aligned 2 MiB ranges with huge pages.
-        nuint slack = (nuint)(HugePageSize - _pageSize);
+        // aligned window: the kernel can only back aligned huge-page ranges with huge pages.
+        nuint slack = (nuint)(hugePage - _pageSize);
         nint raw = Map(length + slack, populate: false, out error);
         if (raw == 0)
         {
             return 0;
         }
 
-        nint aligned = (nint)(((nuint)raw + (nuint)(HugePageSize - 1)) & ~(nuint)(HugePageSize - 1));
+        nint aligned = (nint)(((nuint)raw + (nuint)(hugePage - 1)) & ~(nuint)(hugePage - 1));
         nuint head = (nuint)(aligned - raw);
 
         Trim(raw, head);
         Trim(aligned + (nint)length, slack - head);
 
-        // Both are hints: a kernel without THP or without MADV_POPULATE_WRITE (before 5.14) refuses them,
-        // and the memory is then ordinary pages faulted on first touch.
+        // A hint: a kernel without THP refuses it, and the memory is then ordinary pages.
         Interop.Libc.Madvise(aligned, length, Interop.Libc.MADV_HUGEPAGE);
-        if (prefault)
+        if (prefault && !TryPopulate(aligned, length))
         {
-            Interop.Libc.Madvise(aligned, length, Interop.Libc.MADV_POPULATE_WRITE);
+            // Before Linux 5.14 there is no MADV_POPULATE_WRITE (EINVAL). Prefaulting was asked for, so the
+            // pages are faulted in here by a write to each, which is what the first touch would do later;
+            // zero over zero-filled memory changes nothing. Any other refusal (ENOMEM, say) is left to the
+            // first touch, which would meet it anyway.
+            for (nuint offset = 0; offset < length; offset += (nuint)_pageSize)
+            {
+                *(byte*)(aligned + (nint)offset) = 0;
+            }
         }
 
         return aligned;
     }
+
+    /// <summary>
+    /// <c>madvise(MADV_POPULATE_WRITE)</c>: faults the range in, writable. False only when the kernel does not
+    /// know the advice (EINVAL); tests override it to be such a kernel.
+    /// </summary>
+    internal virtual bool TryPopulate(nint address, nuint length) =>
+        Interop.Libc.Madvise(address, length, Interop.Libc.MADV_POPULATE_WRITE) == 0
+        || Marshal.GetLastPInvokeError() != Interop.Libc.EINVAL;
 
     private nint Map(nuint length, bool populate, out int error)
     {

@@ -127,7 +127,8 @@ public sealed class UnixPageSourceTests
     [InlineData(false)]
     public void Huge_page_mappings_are_2_MiB_aligned_and_marked_for_THP(bool viaMonoPosix)
     {
-        var os = new UnixPageSource(viaMonoPosix);
+        // 2 MiB whatever this host's THP setting, which only decides whether the mapping is eligible.
+        var os = new UnixPageSource(viaMonoPosix) { HugePageSize = 2 * 1024 * 1024 };
         nuint length = 4 * 1024 * 1024;
         nint address = os.TryMap(length, PageMapOptions.HugePages, out int error);
         Assert.NotEqual(0, address);
@@ -152,13 +153,80 @@ public sealed class UnixPageSourceTests
     }
 
     [Fact]
+    public void The_huge_page_size_is_the_kernel_s_and_none_where_THP_is_never()
+    {
+        const string size = "2097152\n";
+        Assert.Equal(2 * 1024 * 1024, UnixPageSource.HugePageSizeFrom("always [madvise] never\n", size, 4096));
+        Assert.Equal(2 * 1024 * 1024, UnixPageSource.HugePageSizeFrom("[always] madvise never\n", size, 4096));
+        Assert.Equal(0, UnixPageSource.HugePageSizeFrom("always madvise [never]\n", size, 4096));
+        Assert.Equal(512 * 1024 * 1024, UnixPageSource.HugePageSizeFrom("always [madvise] never", "536870912", 65536)); // arm64, 64 KiB pages
+        Assert.Equal(0, UnixPageSource.HugePageSizeFrom("[madvise]", "3000000", 4096));       // not a power of two
+        Assert.Equal(0, UnixPageSource.HugePageSizeFrom("[madvise]", "65536", 65536));        // not above the page
+        Assert.Equal(0, UnixPageSource.HugePageSizeFrom("[madvise]", "2147483648", 4096));    // above the largest folio
+        Assert.Equal(0, UnixPageSource.HugePageSizeFrom("[madvise]", "huge", 4096));
+
+        // This host's, as its sysfs says.
+        string enabled = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+        int expected = enabled.Contains("[never]", StringComparison.Ordinal)
+            ? 0
+            : int.Parse(File.ReadAllText("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(expected, new UnixPageSource().HugePageSize);
+    }
+
+    [Fact]
+    public void A_huge_page_map_is_aligned_to_the_source_s_huge_page_and_without_one_is_a_plain_map()
+    {
+        // Aligned to what the kernel says, not to a fixed 2 MiB: a 4 MiB huge page (as a kernel might have) gives
+        // a 4 MiB-aligned window, over-mapped by 4 MiB less a page.
+        const int fourMiB = 4 * 1024 * 1024;
+        var source = new TrimRefusingPageSource { HugePageSize = fourMiB, Refuse = (_, _) => true };
+        nint address = source.TryMap(fourMiB, PageMapOptions.HugePages, out _);
+        Assert.NotEqual(0, address);
+        Assert.Equal(0, address % fourMiB);
+        Assert.Equal(fourMiB - source.PageSize, source.StrandedBytes); // both trims refused: the slack is kept
+        source.Refuse = null;
+        Assert.True(source.TryUnmap(address, fourMiB, out _));
+        Assert.Equal(0, source.StrandedBytes);
+
+        // No huge page (THP never): no over-map, so nothing to trim.
+        var plain = new TrimRefusingPageSource { HugePageSize = 0, Refuse = (_, _) => true };
+        address = plain.TryMap(fourMiB, PageMapOptions.HugePages, out _);
+        Assert.NotEqual(0, address);
+        Assert.Equal(0, plain.Refused);
+        plain.Refuse = null;
+        Assert.True(plain.TryUnmap(address, fourMiB, out _));
+    }
+
+    [Fact]
+    public unsafe void A_prefaulted_huge_page_map_is_populated_even_where_the_kernel_lacks_MADV_POPULATE_WRITE()
+    {
+        const int huge = 2 * 1024 * 1024;
+        int pages = huge / PageSource.Os.PageSize;
+        var old = new PopulateRefusingPageSource { HugePageSize = huge };
+        nint address = old.TryMap(huge, PageMapOptions.HugePages | PageMapOptions.Prefault, out _);
+        nint lazy = old.TryMap(huge, PageMapOptions.HugePages, out _);
+        try
+        {
+            Assert.Equal(1, old.Refused);
+            Assert.Equal(pages, ResidentPages(address, huge)); // written page by page instead
+            Assert.Equal(0, ResidentPages(lazy, huge));         // not asked: left to the first touch
+            Assert.True(new Span<byte>((void*)address, huge).IndexOfAnyExcept((byte)0) < 0);
+        }
+        finally
+        {
+            Assert.True(old.TryUnmap(address, huge, out _));
+            Assert.True(old.TryUnmap(lazy, huge, out _));
+        }
+    }
+
+    [Fact]
     public void Huge_page_slack_the_kernel_refuses_to_trim_is_kept_and_given_back_after_a_later_unmap()
     {
         // At vm.max_map_count the kernel refuses to split a mapping, so the trims of an over-map that merged
         // with a neighbour fail; their results were ignored, and up to 2 MiB less a page stayed mapped for the
         // life of the process (the resource-limit hunt).
         const int huge = 2 * 1024 * 1024;
-        var source = new TrimRefusingPageSource { Refuse = (_, length) => length % huge != 0 };
+        var source = new TrimRefusingPageSource { HugePageSize = huge, Refuse = (_, length) => length % huge != 0 };
         nint address = source.TryMap(huge, PageMapOptions.HugePages, out int error);
         Assert.NotEqual(0, address);
         Assert.Equal(0, error);
@@ -192,7 +260,7 @@ public sealed class UnixPageSourceTests
     public void Stranded_slack_is_given_back_before_the_next_map()
     {
         const int huge = 2 * 1024 * 1024;
-        var source = new TrimRefusingPageSource { Refuse = (_, length) => length % huge != 0 };
+        var source = new TrimRefusingPageSource { HugePageSize = huge, Refuse = (_, length) => length % huge != 0 };
         nint address = source.TryMap(2 * huge, PageMapOptions.HugePages, out _);
         Assert.NotEqual(0, address);
         Assert.Equal(huge - source.PageSize, source.StrandedBytes);
@@ -216,7 +284,7 @@ public sealed class UnixPageSourceTests
     public void More_stranded_slack_than_the_first_array_holds_is_all_kept_and_given_back()
     {
         const int huge = 2 * 1024 * 1024;
-        var source = new TrimRefusingPageSource { Refuse = (_, length) => length % huge != 0 };
+        var source = new TrimRefusingPageSource { HugePageSize = huge, Refuse = (_, length) => length % huge != 0 };
         var folios = new nint[80];
         for (int i = 0; i < folios.Length; i++)
         {
