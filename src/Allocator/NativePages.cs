@@ -480,7 +480,7 @@ public static unsafe class NativePages
         {
             // The caller's size first: the mapped length is it rounded up to whole pages.
             throw new OutOfMemoryException(
-                $"The OS refused to map {length} bytes for {requested} requested: {source.DescribeError(error)}.");
+                $"The OS refused to map {length} bytes for {requested} requested: {source.DescribeMapError(error)}.");
         }
 
         try

@@ -38,4 +38,10 @@ internal abstract class PageSource
 
     /// <summary>A human-readable name for an error code this source reported, for exception messages.</summary>
     public abstract string DescribeError(int error);
+
+    /// <summary><see cref="DescribeError"/> for a refused map, with its usual causes where the source knows them.</summary>
+    public virtual string DescribeMapError(int error) => DescribeError(error);
+
+    /// <summary><see cref="DescribeError"/> for a refused unmap, with its usual cause where the source knows it.</summary>
+    public virtual string DescribeUnmapError(int error) => DescribeError(error);
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
@@ -125,18 +126,15 @@ internal class UnixPageSource : PageSource
         }
     }
 
+    /// <summary>The folder of the sysfs files that say whether transparent huge pages are on, and their size.</summary>
+    private const string ThpFolder = "/sys/kernel/mm/transparent_hugepage/";
+
     /// <summary>
     /// The kernel's transparent huge page, what a huge-page map is aligned to and a whole number of; 0 where
-    /// there are none to ask for (not Linux, THP compiled out or set to never), and the over-map is not made.
-    /// Read from sysfs once; tests set another.
+    /// there are none to ask for (not Linux, THP compiled out, set to never, or sysfs unreadable), and the
+    /// over-map is not made. Read from sysfs when the source is made; tests set another.
     /// </summary>
     internal int HugePageSize { get; init; } = ReadHugePageSize();
-
-    /// <summary>The sysfs files that say whether transparent huge pages are on, and their size.</summary>
-    private const string ThpEnabledPath = "/sys/kernel/mm/transparent_hugepage/enabled";
-
-    /// <inheritdoc cref="ThpEnabledPath"/>
-    private const string ThpSizePath = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
 
     /// <summary>The huge page size for this process (see <see cref="HugePageSize"/>).</summary>
     private static int ReadHugePageSize()
@@ -148,24 +146,39 @@ internal class UnixPageSource : PageSource
 
         try
         {
-            return HugePageSizeFrom(File.ReadAllText(ThpEnabledPath), File.ReadAllText(ThpSizePath), Environment.SystemPageSize);
+            string size = File.ReadAllText(ThpFolder + "hpage_pmd_size");
+            string perSize = ThpFolder + $"hugepages-{(long.TryParse(size.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long bytes) ? bytes / 1024 : 0)}kB/enabled";
+            return HugePageSizeFrom(
+                File.ReadAllText(ThpFolder + "enabled"),
+                size,
+                Environment.SystemPageSize,
+                File.Exists(perSize) ? File.ReadAllText(perSize) : null);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
-            return 0; // no such files: a kernel without THP
+            // No such files (a kernel without THP, or before 4.10, which has no hpage_pmd_size), or a sysfs the
+            // process may not read: no huge-page path, as if THP were never.
+            return 0;
         }
     }
 
     /// <summary>
-    /// The huge page size the two sysfs files give: 0 when THP is set to never, or the size is not a power of
-    /// two above the page size and at most 1 GiB (the largest folio); the size otherwise.
+    /// The huge page size the sysfs files give: 0 when THP is set to never for it, or the size is not a power
+    /// of two above the page size and at most 1 GiB (the largest folio); the size otherwise. Since Linux 6.8 the
+    /// PMD size has its own setting (<paramref name="perSizeEnabled"/>, null where there is none), which rules
+    /// unless it says inherit, when the top-level one (<paramref name="enabled"/>) does.
     /// </summary>
-    internal static int HugePageSizeFrom(string enabled, string size, int pageSize) =>
-        !enabled.Contains("[never]", StringComparison.Ordinal)
-            && long.TryParse(size.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long bytes)
+    internal static int HugePageSizeFrom(string enabled, string size, int pageSize, string? perSizeEnabled = null)
+    {
+        string setting = perSizeEnabled is not null && !perSizeEnabled.Contains("[inherit]", StringComparison.Ordinal)
+            ? perSizeEnabled
+            : enabled;
+        return !setting.Contains("[never]", StringComparison.Ordinal)
+            && long.TryParse(size.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long bytes)
             && bytes > pageSize && bytes <= 1 << 30 && long.IsPow2(bytes)
             ? (int)bytes
             : 0;
+    }
 
     /// <inheritdoc/>
     public override nint TryMap(nuint length, out int error) => TryMap(length, PageMapOptions.None, out error);
@@ -326,14 +339,23 @@ internal class UnixPageSource : PageSource
     private static int LastError() => Marshal.GetLastPInvokeError();
 
     /// <inheritdoc/>
-    public override string DescribeError(int error)
-    {
-        string name = ViaMonoPosix ? MonoPosixCalls.Describe(error) : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
+    public override string DescribeError(int error) =>
+        ViaMonoPosix ? MonoPosixCalls.Describe(error) : $"errno {error} ({Marshal.GetPInvokeErrorMessage(error)})";
 
-        // A map or an unmap refused for want of memory has three causes on Linux that the errno alone does not
-        // tell apart, and the third is rarely suspected: an unmap that splits a merged mapping needs one more.
-        return error == Interop.Libc.ENOMEM && OperatingSystem.IsLinux()
-            ? $"{name}: the address-space limit (ulimit -v), the mapping count (vm.max_map_count), or the commit limit (vm.overcommit_memory=2)"
-            : name;
-    }
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A map refused for want of memory has several causes on Linux that the errno does not tell apart, and a
+    /// reader of the message otherwise suspects only the last: examples, not a complete list.
+    /// </remarks>
+    public override string DescribeMapError(int error) =>
+        error == Interop.Libc.ENOMEM && OperatingSystem.IsLinux()
+            ? $"{DescribeError(error)} (for example the process's address-space or data limit, ulimit -v or -d; its mapping count, vm.max_map_count; or the commit limit, under vm.overcommit_memory=2, or more than RAM and swap under the default)"
+            : DescribeError(error);
+
+    /// <inheritdoc/>
+    /// <remarks>An unmap refused for want of memory is one that splits a mapping at the mapping limit.</remarks>
+    public override string DescribeUnmapError(int error) =>
+        error == Interop.Libc.ENOMEM && OperatingSystem.IsLinux()
+            ? $"{DescribeError(error)} (the unmap splits a mapping, which needs one more, and the process is at its mapping count, vm.max_map_count)"
+            : DescribeError(error);
 }

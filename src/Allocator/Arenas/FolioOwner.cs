@@ -243,5 +243,5 @@ internal sealed class FolioOwner : PageRunOwner
 
     /// <summary>Thrown when the OS refuses a folio.</summary>
     public OutOfMemoryException MapFailure(int error) =>
-        new($"The OS refused to map a {FolioSize}-byte folio: {Source.DescribeError(error)}.");
+        new($"The OS refused to map a {FolioSize}-byte folio: {Source.DescribeMapError(error)}.");
 }

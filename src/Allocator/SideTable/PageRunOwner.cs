@@ -163,7 +163,7 @@ internal class PageRunOwner
         nint address = run.Base;
         Defer(entry);
         refusal =
-            $"The OS refused to unmap the {length}-byte run at 0x{address:X}: {Source.DescribeError(error)}. " +
+            $"The OS refused to unmap the {length}-byte run at 0x{address:X}: {Source.DescribeUnmapError(error)}. " +
             "The run is kept and its unmap retried before this owner's next map.";
         return false;
     }
